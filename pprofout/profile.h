@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The profile model and every output format.  Samples are keyed by stack
+ * and labels; strings, functions, locations and mappings are interned.  The
+ * model copies what it keeps, so callers' symbolized locations need only
+ * live for the duration of profile_add().
+ *
+ * Formats: pprof (gzip-compressed profile.proto, what `go tool pprof`
+ * reads), and text modelled on Go's goroutine profile: debug=1 groups equal
+ * (labels, stack) pairs with a count, debug=2 prints every sample.
+ */
+#ifndef CPROF_PPROFOUT_PROFILE_H
+#define CPROF_PPROFOUT_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "symbolize/symbolize.h"
+
+struct value_type {
+	const char *type; /* "samples", "cpu", "threads", "wall" */
+	const char *unit; /* "count", "nanoseconds" */
+};
+
+/* A label: string-valued when str != NULL, numeric otherwise. */
+struct label {
+	const char *key;
+	const char *str;
+	int64_t num;
+};
+
+/* The well-known label keys; debug=2 headers are built from them. */
+#define LABEL_THREAD_ID	  "thread_id"
+#define LABEL_THREAD_NAME "thread_name"
+#define LABEL_STATE	  "state"
+#define LABEL_WAIT	  "wait"
+
+struct profile;
+
+/* period_type may be NULL (no period). */
+struct profile *profile_new(const struct value_type *sample_types,
+			    size_t ntypes,
+			    const struct value_type *period_type,
+			    int64_t period);
+void profile_free(struct profile *profile);
+
+void profile_set_time(struct profile *profile, int64_t time_nanos,
+		      int64_t duration_nanos);
+int profile_add_comment(struct profile *profile, const char *comment);
+
+/*
+ * Adds values (ntypes of them) to the sample with this stack (leaf first)
+ * and these labels, creating it if new.  When merge is 0 every call makes a
+ * sample of its own (one per thread for debug=2).
+ */
+int profile_add(struct profile *profile,
+		const struct sym_location *const *stack, size_t depth,
+		const int64_t *values, const struct label *labels,
+		size_t nlabels, int merge);
+
+size_t profile_sample_count(const struct profile *profile);
+
+/* Gzip-compressed profile.proto to fd. */
+int profile_write_pprof(const struct profile *profile, int fd);
+
+/* Text flags. */
+#define TEXT_PCS 0x1 /* debug=2: end each location line with "@ 0xPC" */
+
+/* Text: level 1 grouped with counts (values[0] summed), level 2 every
+ * sample in the order added.  Layout is in man/cprof-threads.1. */
+int profile_write_text(const struct profile *profile, int level,
+		       unsigned flags, FILE *out);
+
+#endif

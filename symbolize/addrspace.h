@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The target's address space as cprof sees it: its mappings, grouped into
+ * modules (one per loaded ELF object) held by one libdw Dwfl for the whole
+ * run.  Files are opened as the target sees them, through
+ * /proc/PID/map_files/ or /proc/PID/root/, so deleted or replaced binaries
+ * and other mount namespaces resolve to the bytes really mapped.
+ */
+#ifndef CPROF_SYMBOLIZE_ADDRSPACE_H
+#define CPROF_SYMBOLIZE_ADDRSPACE_H
+
+#include <elfutils/libdwfl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One loaded object, as a pprof Mapping describes it. */
+struct module_info {
+	uint64_t start, end; /* the whole object's range in the target */
+	uint64_t file_offset;
+	const char *path;     /* as /proc/PID/maps names it; never NULL */
+	const char *build_id; /* lower-case hex, "" when the object has none */
+	bool has_symbols;     /* .symtab or .dynsym found */
+	bool has_dwarf;	      /* DWARF line info found */
+};
+
+struct addrspace;
+
+/* Reads /proc/PID/maps and reports every file-backed executable mapping
+ * and the vDSO.  The caller frees with addrspace_free(). */
+int addrspace_open(pid_t pid, struct addrspace **ret_as);
+void addrspace_free(struct addrspace *as);
+
+/* Re-reads the maps (after dlopen/dlclose or exec); modules that stay
+ * mapped at the same place keep their caches. */
+int addrspace_refresh(struct addrspace *as);
+
+pid_t addrspace_pid(const struct addrspace *as);
+Dwfl *addrspace_dwfl(struct addrspace *as);
+
+/* Copies len bytes at target address addr from the file mapped there
+ * (never from the live process).  -EFAULT when nothing file-backed is. */
+int addrspace_read(struct addrspace *as, uint64_t addr, void *buf,
+		   size_t len);
+
+/* The module holding addr, or NULL.  Pointers stay valid until
+ * addrspace_free(). */
+const struct module_info *addrspace_module_at(struct addrspace *as,
+					      uint64_t addr);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int cprof_placeholder_t;
