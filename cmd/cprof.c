@@ -1,1 +1,82 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+/* cprof: Go's pprof experience for native Linux processes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "cmd/commands.h"
+#include "cmd/util.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"threads", cmd_threads, "every thread's state and stack, once"},
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: cprof [--version] [--help] COMMAND [ARGS]\n\n"
+	      "commands:\n",
+	      out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "   %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fputs("\n'cprof COMMAND --help' and 'man cprof-COMMAND' tell more.\n",
+	      out);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* "cprof help" lists commands; "cprof help NAME" is "cprof NAME --help". */
+static int run_help(int argc, char **argv)
+{
+	const struct command *cmd;
+	char *help_argv[] = {NULL, "--help", NULL};
+
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_ALL;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		cprof_error("'%s' is not a cprof command; see 'cprof help'",
+			    argv[1]);
+		return EXIT_USAGE;
+	}
+	help_argv[0] = argv[1];
+	return cmd->run(2, help_argv);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("cprof %s\n", CPROF_VERSION);
+		return EXIT_ALL;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return run_help(argc - 1, argv + 1);
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		cprof_error("'%s' is not a cprof command; see 'cprof help'",
+			    argv[1]);
+		return EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

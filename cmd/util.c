@@ -1,1 +1,147 @@
-/* placeholder */ typedef int cprof_placeholder_t;
+/* SPDX-License-Identifier: MIT */
+#include "cmd/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void vreport(int err, const char *fmt, va_list ap)
+{
+	fputs("cprof: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err < 0 ? -err : err));
+	fputc('\n', stderr);
+}
+
+void cprof_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(0, fmt, ap);
+	va_end(ap);
+}
+
+void cprof_error_errno(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(err, fmt, ap);
+	va_end(ap);
+}
+
+int parse_ulong(const char *text, unsigned long min, unsigned long max,
+		unsigned long *ret_value)
+{
+	unsigned long long value;
+	char *end;
+
+	if (!text || *text < '0' || *text > '9')
+		return -EINVAL;
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (errno == ERANGE || value > ULONG_MAX)
+		return -ERANGE;
+	if (*end)
+		return -EINVAL;
+	if (value < min || value > max)
+		return -ERANGE;
+	*ret_value = value;
+	return 0;
+}
+
+int parse_pid(const char *text, pid_t *ret_pid)
+{
+	unsigned long value;
+	int r;
+
+	r = parse_ulong(text, 1, INT32_MAX, &value);
+	if (r < 0)
+		return r;
+	*ret_pid = (pid_t)value;
+	return 0;
+}
+
+int output_open(struct output *out, const char *path)
+{
+	int fd;
+
+	*out = (struct output){.path = path};
+	if (!path) {
+		out->fp = stdout;
+		return 0;
+	}
+	if (asprintf(&out->tmp_path, "%s.tmp.XXXXXX", path) < 0) {
+		out->tmp_path = NULL;
+		return -ENOMEM;
+	}
+	/* mkostemp creates with O_EXCL: a symlink planted at the temporary
+	 * name is never followed, and rename() replaces a link at the final
+	 * path instead of writing through it. */
+	fd = mkostemp(out->tmp_path, O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+
+		free(out->tmp_path);
+		out->tmp_path = NULL;
+		return err;
+	}
+	out->fp = fdopen(fd, "w");
+	if (!out->fp) {
+		int err = -errno;
+
+		close(fd);
+		output_abort(out);
+		return err;
+	}
+	return 0;
+}
+
+int output_commit(struct output *out)
+{
+	int err = 0;
+
+	if (fflush(out->fp) != 0 || ferror(out->fp))
+		err = -(errno ? errno : EIO);
+	if (!out->path)
+		return err;
+	if (fchmod(fileno(out->fp), 0644) < 0 && !err)
+		err = -errno;
+	if (fclose(out->fp) != 0 && !err)
+		err = -errno;
+	out->fp = NULL;
+	if (!err && rename(out->tmp_path, out->path) < 0)
+		err = -errno;
+	if (err) {
+		output_abort(out);
+		return err;
+	}
+	free(out->tmp_path);
+	out->tmp_path = NULL;
+	return 0;
+}
+
+void output_abort(struct output *out)
+{
+	if (out->path && out->fp)
+		fclose(out->fp);
+	out->fp = NULL;
+	if (out->tmp_path) {
+		unlink(out->tmp_path);
+		free(out->tmp_path);
+		out->tmp_path = NULL;
+	}
+}
+
+bool stderr_is_tty(void)
+{
+	return isatty(STDERR_FILENO) == 1;
+}

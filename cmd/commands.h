@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* The subcommands: each takes argv from its own name on and returns the
+ * process exit status. */
+#ifndef CPROF_CMD_COMMANDS_H
+#define CPROF_CMD_COMMANDS_H
+
+int cmd_threads(int argc, char **argv);
+
+#endif

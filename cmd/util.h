@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* What every subcommand shares: exit codes, the one error line, option
+ * parsing and crash-safe output files. */
+#ifndef CPROF_CMD_UTIL_H
+#define CPROF_CMD_UTIL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit codes, documented in cprof(1). */
+enum {
+	EXIT_ALL = 0,	  /* every thread captured and unwound */
+	EXIT_PARTIAL = 1, /* output written, some threads missing or cut */
+	EXIT_FAIL = 2,	  /* nothing useful written */
+	EXIT_USAGE = 64,  /* bad command line (sysexits EX_USAGE) */
+};
+
+/* "cprof: " + message + "\n" on stderr; the one way cmd/ reports. */
+void cprof_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, with ": strerror(-err)" appended. */
+void cprof_error_errno(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Strict numeric options: the whole string, in [min, max]. */
+int parse_ulong(const char *text, unsigned long min, unsigned long max,
+		unsigned long *ret_value);
+int parse_pid(const char *text, pid_t *ret_pid);
+
+/*
+ * An output file written to a temporary name beside its final path and
+ * renamed into place only when complete, so a crash or a full disk never
+ * leaves a truncated profile under the final name.  With no path the
+ * output is stdout.
+ */
+struct output {
+	FILE *fp;
+	const char *path; /* NULL: stdout */
+	char *tmp_path;
+};
+
+int output_open(struct output *out, const char *path);
+/* Flushes, checks for write errors, closes and renames into place. */
+int output_commit(struct output *out);
+/* Removes the temporary file; safe after a failed or no open. */
+void output_abort(struct output *out);
+
+/* Whether stderr is a terminal: progress lines are shown only then. */
+bool stderr_is_tty(void);
+
+#endif
