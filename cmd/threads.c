@@ -107,9 +107,25 @@ static int parse_option(int opt, struct threads_options *opts)
 		opts->stats = true;
 		return 0;
 	default:
-		fputs(threads_usage, stderr);
 		return -EINVAL;
 	}
+}
+
+/* getopt's own messages would name "threads", not cprof. */
+static void report_bad_option(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	bool is_long = arg[0] == '-' && arg[1] == '-';
+
+	if (opt == ':' && is_long)
+		cprof_error("option '%s' needs a value", arg);
+	else if (opt == ':')
+		cprof_error("option '-%c' needs a value", optopt);
+	else if (is_long)
+		cprof_error("unknown option '%s'", arg);
+	else
+		cprof_error("unknown option '-%c'", optopt);
+	fputs(threads_usage, stderr);
 }
 
 /* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */
@@ -119,12 +135,17 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 
 	*opts = (struct threads_options){.debug = 1};
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:o:h", threads_longopts,
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:p:o:h", threads_longopts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(threads_usage, stdout);
 			fputs(threads_help, stdout);
 			return 1;
+		}
+		if (opt == '?' || opt == ':') {
+			report_bad_option(opt, argv);
+			return -EINVAL;
 		}
 		if (parse_option(opt, opts) < 0)
 			return -EINVAL;
@@ -285,26 +306,18 @@ static int build_profile(struct pipeline *p, const struct sample_set *set,
 	return r;
 }
 
-static int write_profile(const struct profile *profile,
+static int write_profile(const struct profile *profile, struct output *out,
 			 const struct threads_options *opts)
 {
-	struct output out;
 	int r;
 
-	r = output_open(&out, opts->output);
-	if (r < 0) {
-		cprof_error_errno(r, "cannot create '%s'", opts->output);
-		return r;
-	}
 	if (opts->debug == 0)
-		r = profile_write_pprof(profile, fileno(out.fp));
+		r = profile_write_pprof(profile, fileno(out->fp));
 	else
 		r = profile_write_text(profile, opts->debug,
-				       opts->pcs ? TEXT_PCS : 0, out.fp);
+				       opts->pcs ? TEXT_PCS : 0, out->fp);
 	if (r >= 0)
-		r = output_commit(&out);
-	else
-		output_abort(&out);
+		r = output_commit(out);
 	if (r < 0)
 		cprof_error_errno(r, "cannot write '%s'",
 				  opts->output ? opts->output : "stdout");
@@ -336,11 +349,18 @@ int cmd_threads(int argc, char **argv)
 	struct threads_options opts;
 	struct sample_set set = {0};
 	struct pipeline p = {0};
+	struct output out = {0};
 	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
 	if (r != 0)
 		return r > 0 ? EXIT_ALL : EXIT_USAGE;
+	/* Before the target is touched: a bad -o must not cost it a stop. */
+	r = output_open(&out, opts.output);
+	if (r < 0) {
+		cprof_error_errno(r, "cannot create '%s'", opts.output);
+		return EXIT_FAIL;
+	}
 	if (capture(opts.pid, &p.as, &set) < 0)
 		goto cleanup;
 	r = unwinder_new(opts.unwinder, p.as, &p.unwinder);
@@ -355,10 +375,11 @@ int cmd_threads(int argc, char **argv)
 	}
 	if (opts.stats)
 		print_stats(&set, p.cut_stacks);
-	if (write_profile(p.profile, &opts) < 0)
+	if (write_profile(p.profile, &out, &opts) < 0)
 		goto cleanup;
 	ret = (set.lost || p.cut_stacks) ? EXIT_PARTIAL : EXIT_ALL;
 cleanup:
+	output_abort(&out);
 	profile_free(p.profile);
 	symbolizer_free(p.symbolizer);
 	unwinder_free(p.unwinder);

@@ -74,11 +74,15 @@ int output_open(struct output *out, const char *path)
 {
 	int fd;
 
+	struct stat st;
+
 	*out = (struct output){.path = path};
 	if (!path) {
 		out->fp = stdout;
 		return 0;
 	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
 	if (asprintf(&out->tmp_path, "%s.tmp.XXXXXX", path) < 0) {
 		out->tmp_path = NULL;
 		return -ENOMEM;
