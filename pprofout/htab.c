@@ -67,7 +67,7 @@ int htab_insert(struct htab *htab, uint32_t hash, uint32_t item)
 			return ret;
 	}
 	place(htab->slots, htab->mask,
-	      (struct htab_slot){ .item = item + 1, .hash = hash });
+	      (struct htab_slot){.item = item + 1, .hash = hash});
 	htab->count++;
 	return 0;
 }

@@ -6,6 +6,7 @@
  * allocated here, all at once, and freed right after packing.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -34,6 +35,7 @@ struct pb_build {
 	uint64_t *location_ids;
 	PbLabel *labels, **label_ptrs;
 	int64_t *comments;
+	uint64_t *mapping_ids; /* by model index */
 };
 
 static void pb_build_release(struct pb_build *b)
@@ -54,6 +56,7 @@ static void pb_build_release(struct pb_build *b)
 	free(b->labels);
 	free(b->label_ptrs);
 	free(b->comments);
+	free(b->mapping_ids);
 }
 
 static PbValueType value_type(const struct pp_value_type *vt)
@@ -87,29 +90,56 @@ static int build_types(const struct profile *p, struct pb_build *b)
 	return 0;
 }
 
+static int start_cmp(const void *x, const void *y, void *ctx)
+{
+	const struct profile *p = ctx;
+	uint64_t a = p->mappings[*(const uint32_t *)x].start;
+	uint64_t b = p->mappings[*(const uint32_t *)y].start;
+
+	return (a > b) - (a < b);
+}
+
+static PbMapping mapping(const struct profile *p, uint32_t idx, uint64_t id)
+{
+	const struct pp_mapping *m = &p->mappings[idx];
+	PbMapping pb = PERFTOOLS__PROFILES__MAPPING__INIT;
+
+	pb.id = id;
+	pb.memory_start = m->start;
+	pb.memory_limit = m->limit;
+	pb.file_offset = m->file_offset;
+	pb.filename = m->path;
+	pb.build_id = m->build_id;
+	/* Tells consumers that symbolizing again gains nothing. */
+	pb.has_functions = m->has_symbols;
+	pb.has_filenames = m->has_dwarf;
+	pb.has_line_numbers = m->has_dwarf;
+	pb.has_inline_frames = m->has_dwarf;
+	return pb;
+}
+
+/*
+ * Ordered by address: pprof takes the first mapping for the main binary,
+ * and the executable (PIE or not) is mapped below its shared libraries.
+ */
 static int build_mappings(const struct profile *p, struct pb_build *b)
 {
-	if (!ALLOC_ARRAY(b->mappings, p->nmappings) ||
-	    !ALLOC_ARRAY(b->mapping_ptrs, p->nmappings))
-		return -ENOMEM;
-	for (size_t i = 0; i < p->nmappings; i++) {
-		const struct pp_mapping *m = &p->mappings[i];
-		PbMapping pb = PERFTOOLS__PROFILES__MAPPING__INIT;
+	uint32_t *order;
 
-		pb.id = i + 1;
-		pb.memory_start = m->start;
-		pb.memory_limit = m->limit;
-		pb.file_offset = m->file_offset;
-		pb.filename = m->path;
-		pb.build_id = m->build_id;
-		/* Tells consumers that symbolizing again gains nothing. */
-		pb.has_functions = m->has_symbols;
-		pb.has_filenames = m->has_dwarf;
-		pb.has_line_numbers = m->has_dwarf;
-		pb.has_inline_frames = m->has_dwarf;
-		b->mappings[i] = pb;
+	if (!ALLOC_ARRAY(b->mappings, p->nmappings) ||
+	    !ALLOC_ARRAY(b->mapping_ptrs, p->nmappings) ||
+	    !ALLOC_ARRAY(b->mapping_ids, p->nmappings) ||
+	    !ALLOC_ARRAY(order, p->nmappings))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < p->nmappings; i++)
+		order[i] = i;
+	qsort_r(order, p->nmappings, sizeof(*order), start_cmp, (void *)p);
+	for (size_t i = 0; i < p->nmappings; i++) {
+		b->mapping_ids[order[i]] = i + 1;
+		b->mappings[i] = mapping(p, order[i], i + 1);
 		b->mapping_ptrs[i] = &b->mappings[i];
 	}
+	free(order);
 	b->pb.n_mapping = p->nmappings;
 	b->pb.mapping = b->mapping_ptrs;
 	return 0;
@@ -158,7 +188,8 @@ static int build_locations(const struct profile *p, struct pb_build *b)
 		nlines += p->locations[i].nlines;
 	if (!ALLOC_ARRAY(b->locations, p->nlocations) ||
 	    !ALLOC_ARRAY(b->location_ptrs, p->nlocations) ||
-	    !ALLOC_ARRAY(b->lines, nlines) || !ALLOC_ARRAY(b->line_ptrs, nlines))
+	    !ALLOC_ARRAY(b->lines, nlines) ||
+	    !ALLOC_ARRAY(b->line_ptrs, nlines))
 		return -ENOMEM;
 	nlines = 0;
 	for (size_t i = 0; i < p->nlocations; i++) {
@@ -166,8 +197,9 @@ static int build_locations(const struct profile *p, struct pb_build *b)
 		PbLocation pb = PERFTOOLS__PROFILES__LOCATION__INIT;
 
 		pb.id = i + 1;
-		pb.mapping_id =
-			loc->mapping == PP_NO_MAPPING ? 0 : loc->mapping + 1;
+		pb.mapping_id = loc->mapping == PP_NO_MAPPING
+					? 0
+					: b->mapping_ids[loc->mapping];
 		pb.address = loc->pc;
 		pb.n_line = loc->nlines;
 		pb.line = &b->line_ptrs[nlines];
@@ -301,7 +333,7 @@ static int deflate_to_fd(z_stream *zs, int fd)
 /* gzip, not raw zlib: pprof consumers sniff the gzip magic. */
 static int gzip_to_fd(const uint8_t *data, size_t len, int fd)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 	int ret;
 
 	if (len > UINT_MAX)
@@ -318,7 +350,7 @@ static int gzip_to_fd(const uint8_t *data, size_t len, int fd)
 
 int profile_write_pprof(const struct profile *profile, int fd)
 {
-	struct pb_build b = { 0 };
+	struct pb_build b = {0};
 	uint8_t *packed = NULL;
 	size_t len;
 	int ret;

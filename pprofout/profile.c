@@ -84,7 +84,7 @@ static bool function_eq(const void *ctx, uint32_t item, const void *key)
 static int intern_function(struct profile *profile, const struct sym_line *sl,
 			   uint32_t *ret_idx)
 {
-	struct pp_function fn = { .start_line = (int64_t)sl->start_line };
+	struct pp_function fn = {.start_line = (int64_t)sl->start_line};
 	uint64_t hash;
 	uint32_t idx;
 	int ret;
@@ -98,8 +98,8 @@ static int intern_function(struct profile *profile, const struct sym_line *sl,
 	hash = hash_bytes(hash, &fn.system_name, sizeof(fn.system_name));
 	hash = hash_bytes(hash, &fn.file, sizeof(fn.file));
 	hash = hash_u64(hash, fn.start_line);
-	if (htab_find(&profile->function_index, hash, function_eq, profile,
-		      &fn, &idx)) {
+	if (htab_find(&profile->function_index, hash, function_eq, profile, &fn,
+		      &idx)) {
 		*ret_idx = idx;
 		return 0;
 	}
@@ -144,8 +144,7 @@ static int intern_mapping(struct profile *profile,
 	int ret;
 
 	if ((ret = intern_string(profile, module->path, &map.path)) < 0 ||
-	    (ret = intern_string(profile, module->build_id, &map.build_id)) <
-		    0)
+	    (ret = intern_string(profile, module->build_id, &map.build_id)) < 0)
 		return ret;
 	hash = hash_u64(HASH_SEED, map.start);
 	hash = hash_bytes(hash, &map.path, sizeof(map.path));
@@ -273,8 +272,8 @@ static int intern_labels(struct profile *profile, const struct label *labels,
 	for (size_t i = 0; i < nlabels; i++) {
 		if (!labels[i].key)
 			return -EINVAL;
-		out[i] = (struct pp_label){ .numeric = !labels[i].str,
-					    .num = labels[i].num };
+		out[i] = (struct pp_label){.numeric = !labels[i].str,
+					   .num = labels[i].num};
 		ret = intern_string(profile, labels[i].key, &out[i].key);
 		if (ret < 0)
 			return ret;
@@ -345,7 +344,7 @@ static int sample_init(struct profile *profile,
 {
 	int ret;
 
-	*key = (struct pp_sample){ .depth = depth, .nlabels = nlabels };
+	*key = (struct pp_sample){.depth = depth, .nlabels = nlabels};
 	/* One extra element so an empty stack is not a NULL from malloc. */
 	key->locations = calloc(depth + 1, sizeof(*key->locations));
 	key->labels = calloc(nlabels + 1, sizeof(*key->labels));
@@ -400,16 +399,15 @@ int profile_add(struct profile *profile,
 	uint32_t idx;
 	int ret;
 
-	if (!profile || !values || (depth && !stack) ||
-	    (nlabels && !labels) || depth >= UINT32_MAX ||
-	    nlabels >= UINT32_MAX)
+	if (!profile || !values || (depth && !stack) || (nlabels && !labels) ||
+	    depth >= UINT32_MAX || nlabels >= UINT32_MAX)
 		return -EINVAL;
 	ret = sample_init(profile, stack, depth, labels, nlabels, &key);
 	if (ret < 0)
 		return ret;
 	hash = sample_hash(&key);
-	if (merge && htab_find(&profile->sample_index, hash, sample_eq,
-			       profile, &key, &idx)) {
+	if (merge && htab_find(&profile->sample_index, hash, sample_eq, profile,
+			       &key, &idx)) {
 		for (size_t i = 0; i < profile->ntypes; i++)
 			profile->samples[idx].values[i] += values[i];
 		sample_release(&key);
@@ -472,8 +470,7 @@ static int profile_init(struct profile *profile,
 }
 
 struct profile *profile_new(const struct value_type *sample_types,
-			    size_t ntypes,
-			    const struct value_type *period_type,
+			    size_t ntypes, const struct value_type *period_type,
 			    int64_t period)
 {
 	struct profile *profile;

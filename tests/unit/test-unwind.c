@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unwinds the threads of unwind-target (argv[1]) with both backends and
+ * checks, per thread: both give the same frames, the PCs equal eu-stack's,
+ * and the symbolized chain is exactly the expected one.  The capture is
+ * plain ptrace here, the way attach/ takes it: seize, interrupt, registers,
+ * one process_vm_readv of the stack, detach.
+ *
+ * Exit codes: 0 pass, 1 fail, 77 skip, 99 framework failure.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach/procfs.h"
+#include "symbolize/symbolize.h"
+#include "symbolize/unwind.h"
+
+#define EXIT_PASS 0
+#define EXIT_FAIL 1
+#define EXIT_SKIP 77
+#define EXIT_HARD 99
+
+#define NTHREADS 3
+#define STACK_COPY_MAX (1u << 20)
+#define TIMING_ROUNDS 200
+#define PARK_TIMEOUT_MS 10000
+
+struct expected {
+	const char *role; /* as the target prints it */
+	const char *chain; /* grep -E -x over the names, innermost first */
+};
+
+/*
+ * libc's frames differ between versions, so they are matched loosely; the
+ * target's own frames exactly.  The signal chain runs through the kernel's
+ * trampoline (__restore_rt) into the interrupted, spinning frame.
+ */
+#define LIBC_SLEEP "(__GI_)?(__)?clock_nanosleep(@GLIBC_2.2.5)? (__)?nanosleep "
+#define THREAD_START "start_thread (__)?clone3?"
+static const struct expected expected[NTHREADS] = {
+	{"chain", LIBC_SLEEP "park f1 f2 f3 chain_main " THREAD_START},
+	{"signal", LIBC_SLEEP "park signal_handler __restore_rt signal_victim "
+			      "signal_main " THREAD_START},
+	{"recurse", LIBC_SLEEP "park (recurse ){1001}recurse_main " THREAD_START},
+};
+
+struct thread_sample {
+	struct raw_sample raw;
+	uint64_t eu_pcs[UNWIND_MAX_FRAMES];
+	size_t eu_n;
+};
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("FAIL: ", stdout);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+	return EXIT_FAIL;
+}
+
+static pid_t spawn_target(const char *path, FILE **ret_out)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fds[1], STDOUT_FILENO);
+		execl(path, path, (char *)NULL);
+		_exit(EXIT_HARD);
+	}
+	close(fds[1]);
+	*ret_out = fdopen(fds[0], "r");
+	return pid;
+}
+
+static int read_tids(FILE *out, pid_t tids[NTHREADS])
+{
+	char role[16];
+	int id;
+
+	while (fscanf(out, "%15s %d", role, &id) == 2) {
+		if (!strcmp(role, "ready"))
+			return 0;
+		for (int i = 0; i < NTHREADS; i++)
+			if (!strcmp(role, expected[i].role))
+				tids[i] = id;
+	}
+	return -EIO;
+}
+
+/* Parked means blocked in clock_nanosleep (230) or nanosleep (35). */
+static bool is_parked(pid_t pid, pid_t tid)
+{
+	char path[64], buf[256];
+	struct proc_syscall sc;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	len = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
+	if (len < 0 || procfs_parse_syscall(buf, len, &sc) < 0)
+		return false;
+	return !sc.running && (sc.nr == 230 || sc.nr == 35);
+}
+
+static int wait_parked(pid_t pid, const pid_t tids[NTHREADS])
+{
+	const struct timespec tick = {.tv_nsec = 1000000};
+
+	for (int ms = 0; ms < PARK_TIMEOUT_MS; ms++) {
+		bool all = true;
+
+		for (int i = 0; i < NTHREADS; i++)
+			all &= is_parked(pid, tids[i]);
+		if (all)
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static int copy_stack(pid_t pid, pid_t tid, struct raw_sample *s)
+{
+	struct proc_maps maps = {0};
+	const struct proc_map *stack;
+	struct iovec local, remote;
+	int r = procfs_read_maps(pid, &maps);
+
+	if (r < 0)
+		return r;
+	stack = procfs_maps_find(&maps, s->regs.rsp);
+	r = -EFAULT;
+	if (stack) {
+		s->stack_start = s->regs.rsp;
+		s->stack_len = stack->end - s->regs.rsp;
+		if (s->stack_len > STACK_COPY_MAX)
+			s->stack_len = STACK_COPY_MAX;
+		s->stack = malloc(s->stack_len);
+		local = (struct iovec){s->stack, s->stack_len};
+		remote = (struct iovec){(void *)s->stack_start, s->stack_len};
+		if (s->stack && process_vm_readv(tid, &local, 1, &remote, 1,
+						 0) == (ssize_t)s->stack_len)
+			r = 0;
+	}
+	procfs_maps_release(&maps);
+	return r;
+}
+
+static int capture(pid_t pid, pid_t tid, struct raw_sample *s)
+{
+	struct iovec iov = {&s->regs, sizeof(s->regs)};
+	int status, r = 0;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		return -errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 ||
+	    waitpid(tid, &status, __WALL) != tid)
+		r = -errno;
+	if (r == 0 && ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		r = -errno;
+	if (r == 0)
+		r = copy_stack(pid, tid, s);
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	s->info.tid = tid;
+	s->captured = r == 0;
+	return r;
+}
+
+/* eu-stack -q prints "#N  0xPC" per frame under "TID N:". */
+static int run_eu_stack(pid_t pid, struct thread_sample samples[NTHREADS])
+{
+	char cmd[64], line[256];
+	struct thread_sample *cur = NULL;
+	uint64_t pc;
+	FILE *p;
+	int tid;
+
+	snprintf(cmd, sizeof(cmd), "eu-stack -q -n 0 -p %d 2>/dev/null", pid);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	while (fgets(line, sizeof(line), p)) {
+		if (sscanf(line, "TID %d:", &tid) == 1) {
+			cur = NULL;
+			for (int i = 0; i < NTHREADS; i++)
+				if (samples[i].raw.info.tid == tid)
+					cur = &samples[i];
+		} else if (cur && cur->eu_n < UNWIND_MAX_FRAMES &&
+			   sscanf(line, " #%*d %" SCNx64, &pc) == 1) {
+			cur->eu_pcs[cur->eu_n++] = pc;
+		}
+	}
+	return pclose(p) == -1 ? -errno : 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int unwind_timed(struct unwinder *u, const char *name,
+			const struct thread_sample *s, struct frame *frames,
+			size_t *ret_n)
+{
+	uint64_t start = now_ns();
+	int r = 0;
+
+	for (int i = 0; i < TIMING_ROUNDS; i++)
+		r = unwinder_unwind(u, &s->raw, frames, UNWIND_MAX_FRAMES,
+				    ret_n);
+	printf("# %-9s tid %d: %zu frames, %.1f us per unwind, r=%d\n", name,
+	       s->raw.info.tid, *ret_n,
+	       (now_ns() - start) / 1000.0 / TIMING_ROUNDS, r);
+	return r;
+}
+
+static int compare_frames(const struct thread_sample *s,
+			  const struct frame *dw, size_t ndw,
+			  const struct frame *lu, size_t nlu)
+{
+	pid_t tid = s->raw.info.tid;
+
+	if (ndw != nlu)
+		return fail("tid %d: libdw %zu frames, libunwind %zu", tid,
+			    ndw, nlu);
+	for (size_t i = 0; i < ndw; i++)
+		if (dw[i].pc != lu[i].pc || dw[i].activation != lu[i].activation)
+			return fail("tid %d frame %zu: libdw %#" PRIx64
+				    "%s, libunwind %#" PRIx64 "%s",
+				    tid, i, dw[i].pc,
+				    dw[i].activation ? "!" : "", lu[i].pc,
+				    lu[i].activation ? "!" : "");
+	if (s->eu_n != ndw)
+		return fail("tid %d: eu-stack %zu frames, cprof %zu", tid,
+			    s->eu_n, ndw);
+	for (size_t i = 0; i < ndw; i++)
+		if (s->eu_pcs[i] != dw[i].pc)
+			return fail("tid %d frame %zu: eu-stack %#" PRIx64
+				    ", cprof %#" PRIx64,
+				    tid, i, s->eu_pcs[i], dw[i].pc);
+	return EXIT_PASS;
+}
+
+/* The frames' names, innermost first, space separated. */
+static char *chain_names(struct symbolizer *sym, const struct frame *frames,
+			 size_t n)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct sym_location *loc =
+			symbolizer_lookup(sym, &frames[i]);
+
+		for (size_t j = 0; loc && j < loc->nlines; j++)
+			fprintf(f, "%s%s", ftell(f) ? " " : "",
+				loc->lines[j].function);
+	}
+	fclose(f);
+	return buf;
+}
+
+static void print_frames(struct symbolizer *sym, const struct frame *frames,
+			 size_t n)
+{
+	for (size_t i = 0; i < n && i < 12; i++) {
+		const struct sym_location *loc =
+			symbolizer_lookup(sym, &frames[i]);
+
+		for (size_t j = 0; loc && j < loc->nlines; j++)
+			printf("#   %#" PRIx64 "%s %s+%#" PRIx64 " %s:%d\n",
+			       frames[i].pc, frames[i].activation ? "!" : "",
+			       loc->lines[j].function, loc->symbol_offset,
+			       loc->lines[j].file, loc->lines[j].line);
+	}
+}
+
+static int check_names(struct symbolizer *sym, const struct expected *exp,
+		       pid_t tid, const struct frame *frames, size_t n)
+{
+	char *names = chain_names(sym, frames, n);
+	char pattern[512];
+	regex_t re;
+	int r = EXIT_PASS;
+
+	snprintf(pattern, sizeof(pattern), "^%s$", exp->chain);
+	if (!names || regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB)) {
+		free(names);
+		return EXIT_HARD;
+	}
+	if (regexec(&re, names, 0, NULL, 0)) {
+		print_frames(sym, frames, n);
+		r = fail("tid %d (%s): chain '%.300s' does not match '%s'", tid,
+			 exp->role, names, exp->chain);
+	}
+	regfree(&re);
+	free(names);
+	return r;
+}
+
+/* The signal thread's frames outside libc must carry file:line: DWARF of
+ * the target itself and glibc's from libc6-dbg. */
+static int check_lines(struct symbolizer *sym, const struct frame *frames,
+		       size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n && i < 4; i++) {
+		const struct sym_location *loc =
+			symbolizer_lookup(sym, &frames[i]);
+
+		if (!loc || loc->lines[0].line <= 0 || !loc->lines[0].file[0])
+			return fail("tid %d frame %zu (%s): no file:line", tid,
+				    i, loc ? loc->lines[0].function : "?");
+	}
+	return EXIT_PASS;
+}
+
+static int check_thread(struct unwinder *dw, struct unwinder *lu,
+			struct symbolizer *sym, const struct thread_sample *s,
+			const struct expected *exp)
+{
+	static struct frame dw_frames[UNWIND_MAX_FRAMES];
+	static struct frame lu_frames[UNWIND_MAX_FRAMES];
+	size_t ndw = 0, nlu = 0;
+	int r;
+
+	if (unwind_timed(dw, "libdw", s, dw_frames, &ndw) < 0 ||
+	    unwind_timed(lu, "libunwind", s, lu_frames, &nlu) < 0)
+		return fail("tid %d: unwind did not reach the outermost frame",
+			    s->raw.info.tid);
+	r = compare_frames(s, dw_frames, ndw, lu_frames, nlu);
+	if (r == EXIT_PASS)
+		r = check_names(sym, exp, s->raw.info.tid, dw_frames, ndw);
+	if (r == EXIT_PASS)
+		r = check_lines(sym, dw_frames, ndw, s->raw.info.tid);
+	return r;
+}
+
+static int check_all(pid_t pid, struct thread_sample samples[NTHREADS])
+{
+	struct addrspace *as = NULL;
+	struct unwinder *dw = NULL, *lu = NULL;
+	struct symbolizer *sym = NULL;
+	int r = EXIT_HARD;
+
+	if (addrspace_open(pid, &as) < 0 ||
+	    unwinder_new(UNWINDER_LIBDW, as, &dw) < 0 ||
+	    unwinder_new(UNWINDER_LIBUNWIND, as, &lu) < 0 ||
+	    symbolizer_new(as, &sym) < 0)
+		goto out;
+	r = EXIT_PASS;
+	for (int i = 0; i < NTHREADS; i++) {
+		int ri = check_thread(dw, lu, sym, &samples[i], &expected[i]);
+
+		if (ri != EXIT_PASS)
+			r = ri;
+	}
+out:
+	symbolizer_free(sym);
+	unwinder_free(lu);
+	unwinder_free(dw);
+	addrspace_free(as);
+	return r;
+}
+
+static int run(pid_t pid, FILE *out, struct thread_sample samples[NTHREADS])
+{
+	pid_t tids[NTHREADS] = {0};
+
+	if (read_tids(out, tids) < 0 || wait_parked(pid, tids) < 0)
+		return EXIT_HARD;
+	for (int i = 0; i < NTHREADS; i++) {
+		int r = capture(pid, tids[i], &samples[i].raw);
+
+		if (r == -EPERM)
+			return EXIT_SKIP;
+		if (r < 0)
+			return EXIT_HARD;
+	}
+	/* Parked threads keep their PCs: eu-stack sees the same stacks. */
+	if (run_eu_stack(pid, samples) < 0)
+		return EXIT_HARD;
+	return check_all(pid, samples);
+}
+
+int main(int argc, char **argv)
+{
+	static struct thread_sample samples[NTHREADS];
+	FILE *out = NULL;
+	pid_t pid;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: test-unwind UNWIND-TARGET\n");
+		return EXIT_HARD;
+	}
+	pid = spawn_target(argv[1], &out);
+	if (pid < 0 || !out)
+		return EXIT_HARD;
+	r = run(pid, out, samples);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fclose(out);
+	for (int i = 0; i < NTHREADS; i++)
+		free(samples[i].raw.stack);
+	printf("%s\n", r == EXIT_PASS ? "PASS" : r == EXIT_SKIP ? "SKIP" : "FAIL");
+	return r;
+}
