@@ -1,1 +1,496 @@
-/* placeholder */ typedef int cprof_placeholder_t;
+/* SPDX-License-Identifier: MIT */
+/*
+ * The target's address space: /proc/PID/maps grouped into modules, one
+ * libdw Dwfl for the whole run.  Modules are reported the way libdwfl's own
+ * /proc reader groups them (consecutive mappings of one inode make one
+ * module starting at its first mapping), so load biases agree with
+ * eu-stack's; only the file each module is read from differs: cprof opens
+ * it as the target sees it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach/procfs.h"
+#include "symbolize/addrspace.h"
+
+#define VDSO_NAME      "[vdso]"
+#define DELETED_SUFFIX " (deleted)"
+
+/* A PT_LOAD segment's file bytes, in unbiased ELF addresses. */
+struct load_segment {
+	uint64_t vaddr, filesz, offset;
+};
+
+struct module {
+	struct module_info info; /* first: module_info pointers are modules */
+	char *path;
+	char build_id[2 * 64 + 1];
+	pid_t pid;
+	uint64_t first_start, first_end; /* names /proc/PID/map_files/ */
+	bool is_vdso;
+	Dwfl_Module *dwmod; /* NULL once the object is unmapped */
+	bool image_tried, info_tried;
+	const uint8_t *image; /* the whole ELF file, owned by libelf */
+	size_t image_size;
+	uint64_t bias;
+	struct load_segment *segments;
+	size_t nsegments;
+};
+
+struct addrspace {
+	pid_t pid;
+	Dwfl *dwfl;
+	struct module **live; /* mapped now, sorted by start */
+	size_t nlive;
+	struct module **all; /* every module ever seen: info outlives unmap */
+	size_t nall, all_cap;
+};
+
+static char *module_file_path(const struct module *m)
+{
+	size_t len = strlen(m->path);
+	size_t suffix = strlen(DELETED_SUFFIX);
+	char *path;
+
+	if (len > suffix && !strcmp(m->path + len - suffix, DELETED_SUFFIX))
+		len -= suffix;
+	if (asprintf(&path, "/proc/%d/root%.*s", (int)m->pid, (int)len,
+		     m->path) < 0)
+		return NULL;
+	return path;
+}
+
+/*
+ * Opens the object the target really has mapped: map_files/ holds the very
+ * inode (deleted or replaced files too) but needs CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE; root/ resolves the path in the target's mount
+ * namespace.  The file name handed back to libdwfl is the target's path,
+ * which is what .gnu_debuglink lookups under /usr/lib/debug expect.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
+		    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	struct module *m = *userdata;
+	char path[64];
+	char *root_path;
+	int fd;
+
+	if (!m)
+		return -1;
+	if (m->is_vdso)
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+		 (int)m->pid, m->first_start, m->first_end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		root_path = module_file_path(m);
+		if (!root_path)
+			return -1;
+		fd = open(root_path, O_RDONLY | O_CLOEXEC);
+		free(root_path);
+	}
+	if (fd >= 0)
+		*file_name = strdup(m->path);
+	return fd;
+}
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+static void module_free(struct module *m)
+{
+	if (!m)
+		return;
+	free(m->segments);
+	free(m->path);
+	free(m);
+}
+
+static struct module *module_new(pid_t pid, const struct proc_map *first,
+				 uint64_t end)
+{
+	struct module *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->path = strdup(first->path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	m->pid = pid;
+	m->first_start = first->start;
+	m->first_end = first->end;
+	m->is_vdso = !strcmp(first->path, VDSO_NAME);
+	m->info.start = first->start;
+	m->info.end = end;
+	m->info.file_offset = first->offset;
+	m->info.path = m->path;
+	m->info.build_id = m->build_id;
+	return m;
+}
+
+static bool is_object_mapping(const struct proc_map *map)
+{
+	return map->path[0] == '/' || !strcmp(map->path, VDSO_NAME);
+}
+
+static bool same_object(const struct proc_map *a, const struct proc_map *b)
+{
+	return a->inode == b->inode && a->inode != 0 &&
+	       !strcmp(a->path, b->path);
+}
+
+/* The mappings [i, *ret_next) belong to one object; is any executable? */
+static bool group_object(const struct proc_maps *maps, size_t i,
+			 size_t *ret_next)
+{
+	bool exec = maps->maps[i].executable;
+	size_t j = i + 1;
+
+	while (j < maps->n && same_object(&maps->maps[i], &maps->maps[j]))
+		exec |= maps->maps[j++].executable;
+	*ret_next = j;
+	return exec;
+}
+
+static int keep_module(struct addrspace *as, struct module *m)
+{
+	struct module **all;
+
+	if (as->nall == as->all_cap) {
+		size_t cap = as->all_cap ? 2 * as->all_cap : 32;
+
+		all = reallocarray(as->all, cap, sizeof(*all));
+		if (!all)
+			return -ENOMEM;
+		as->all = all;
+		as->all_cap = cap;
+	}
+	as->all[as->nall++] = m;
+	return 0;
+}
+
+static struct module *find_live(struct module **mods, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < mods[mid]->info.start)
+			hi = mid;
+		else if (addr >= mods[mid]->info.end)
+			lo = mid + 1;
+		else
+			return mods[mid];
+	}
+	return NULL;
+}
+
+/* The module from the previous report with this exact place, if any. */
+static struct module *find_unchanged(struct addrspace *as,
+				     const struct proc_map *first, uint64_t end)
+{
+	struct module *m = find_live(as->live, as->nlive, first->start);
+
+	if (m && m->info.start == first->start && m->info.end == end &&
+	    m->first_end == first->end && !strcmp(m->path, first->path))
+		return m;
+	return NULL;
+}
+
+static int report_module(struct addrspace *as, struct module *m)
+{
+	char vdso_name[32];
+	const char *name = m->path;
+	void **userdata;
+
+	if (m->is_vdso) {
+		/* dwfl_linux_proc_find_elf reads the vDSO image out of the
+		 * target's memory when the name carries the pid. */
+		snprintf(vdso_name, sizeof(vdso_name), "[vdso: %d]",
+			 (int)m->pid);
+		name = vdso_name;
+	}
+	m->dwmod =
+		dwfl_report_module(as->dwfl, name, m->info.start, m->info.end);
+	if (!m->dwmod)
+		return -ENOMEM;
+	dwfl_module_info(m->dwmod, &userdata, NULL, NULL, NULL, NULL, NULL,
+			 NULL);
+	*userdata = m;
+	return 0;
+}
+
+/* Reports one object; a module libdwfl refuses (overlap) is skipped. */
+static int add_object(struct addrspace *as, const struct proc_map *first,
+		      uint64_t end, struct module **live, size_t *nlive)
+{
+	struct module *m = find_unchanged(as, first, end);
+	bool fresh = !m;
+	int r;
+
+	if (fresh) {
+		m = module_new(as->pid, first, end);
+		if (!m)
+			return -ENOMEM;
+		r = keep_module(as, m);
+		if (r < 0) {
+			module_free(m);
+			return r;
+		}
+	}
+	r = report_module(as, m);
+	if (r < 0)
+		return fresh ? 0 : r;
+	live[(*nlive)++] = m;
+	return 0;
+}
+
+static int report_maps(struct addrspace *as, const struct proc_maps *maps,
+		       struct module **live, size_t *ret_nlive)
+{
+	size_t i = 0, next, nlive = 0;
+	int r;
+
+	while (i < maps->n) {
+		const struct proc_map *first = &maps->maps[i];
+
+		if (!is_object_mapping(first)) {
+			i++;
+			continue;
+		}
+		if (!group_object(maps, i, &next) &&
+		    strcmp(first->path, VDSO_NAME)) {
+			i = next;
+			continue;
+		}
+		r = add_object(as, first, maps->maps[next - 1].end, live,
+			       &nlive);
+		if (r < 0)
+			return r;
+		i = next;
+	}
+	*ret_nlive = nlive;
+	return 0;
+}
+
+static int forget_removed(Dwfl_Module *mod, void *userdata, const char *name,
+			  Dwarf_Addr base, void *arg)
+{
+	struct module *m = userdata;
+
+	if (m)
+		m->dwmod = NULL;
+	return 0;
+}
+
+static int load_maps(struct addrspace *as)
+{
+	struct proc_maps maps = {0};
+	struct module **live;
+	size_t nlive = 0;
+	int r;
+
+	r = procfs_read_maps(as->pid, &maps);
+	if (r < 0)
+		return r;
+	live = calloc(maps.n ? maps.n : 1, sizeof(*live));
+	if (!live) {
+		procfs_maps_release(&maps);
+		return -ENOMEM;
+	}
+	dwfl_report_begin(as->dwfl);
+	r = report_maps(as, &maps, live, &nlive);
+	if (dwfl_report_end(as->dwfl, forget_removed, NULL) != 0 && r == 0)
+		r = -ENOMEM;
+	procfs_maps_release(&maps);
+	if (r < 0) {
+		free(live);
+		return r;
+	}
+	free(as->live);
+	as->live = live;
+	as->nlive = nlive;
+	return 0;
+}
+
+int addrspace_open(pid_t pid, struct addrspace **ret_as)
+{
+	struct addrspace *as;
+	int r;
+
+	as = calloc(1, sizeof(*as));
+	if (!as)
+		return -ENOMEM;
+	as->pid = pid;
+	as->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!as->dwfl) {
+		free(as);
+		return -ENOMEM;
+	}
+	r = load_maps(as);
+	if (r < 0) {
+		addrspace_free(as);
+		return r;
+	}
+	*ret_as = as;
+	return 0;
+}
+
+void addrspace_free(struct addrspace *as)
+{
+	if (!as)
+		return;
+	dwfl_end(as->dwfl);
+	for (size_t i = 0; i < as->nall; i++)
+		module_free(as->all[i]);
+	free(as->all);
+	free(as->live);
+	free(as);
+}
+
+int addrspace_refresh(struct addrspace *as)
+{
+	return load_maps(as);
+}
+
+pid_t addrspace_pid(const struct addrspace *as)
+{
+	return as->pid;
+}
+
+Dwfl *addrspace_dwfl(struct addrspace *as)
+{
+	return as->dwfl;
+}
+
+static int load_segments(struct module *m, Elf *elf)
+{
+	size_t nphdr;
+
+	if (elf_getphdrnum(elf, &nphdr) != 0)
+		return -ENOEXEC;
+	m->segments = calloc(nphdr ? nphdr : 1, sizeof(*m->segments));
+	if (!m->segments)
+		return -ENOMEM;
+	for (size_t i = 0; i < nphdr; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD)
+			continue;
+		m->segments[m->nsegments++] = (struct load_segment){
+			.vaddr = phdr.p_vaddr,
+			.filesz = phdr.p_filesz,
+			.offset = phdr.p_offset,
+		};
+	}
+	return 0;
+}
+
+/* The mapped file's bytes and PT_LOAD table, loaded once per module. */
+static int module_load_image(struct module *m)
+{
+	Dwarf_Addr bias;
+	Elf *elf;
+	char *raw;
+	size_t size;
+
+	if (m->image_tried)
+		return m->image ? 0 : -ENOENT;
+	m->image_tried = true;
+	if (!m->dwmod)
+		return -ENOENT;
+	elf = dwfl_module_getelf(m->dwmod, &bias);
+	if (!elf)
+		return -ENOENT;
+	raw = elf_rawfile(elf, &size);
+	if (!raw || load_segments(m, elf) < 0)
+		return -ENOENT;
+	m->bias = bias;
+	m->image = (const uint8_t *)raw;
+	m->image_size = size;
+	return 0;
+}
+
+static int module_read(struct module *m, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t vaddr = addr - m->bias;
+
+	if (module_load_image(m) < 0)
+		return -EFAULT;
+	for (size_t i = 0; i < m->nsegments; i++) {
+		const struct load_segment *seg = &m->segments[i];
+		uint64_t off;
+
+		if (vaddr < seg->vaddr || vaddr - seg->vaddr >= seg->filesz)
+			continue;
+		off = vaddr - seg->vaddr;
+		if (len > seg->filesz - off ||
+		    seg->offset + off > m->image_size ||
+		    len > m->image_size - (seg->offset + off))
+			return -EFAULT;
+		memcpy(buf, m->image + seg->offset + off, len);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+int addrspace_read(struct addrspace *as, uint64_t addr, void *buf, size_t len)
+{
+	struct module *m = find_live(as->live, as->nlive, addr);
+
+	if (!m)
+		return -EFAULT;
+	return module_read(m, addr, buf, len);
+}
+
+static void format_build_id(struct module *m)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(m->dwmod, &bits, &vaddr);
+
+	if (len <= 0 || (size_t)len * 2 >= sizeof(m->build_id))
+		return;
+	for (int i = 0; i < len; i++)
+		snprintf(m->build_id + 2 * i, 3, "%02x", bits[i]);
+}
+
+/* Build-id and has_* are filled the first time anyone asks for them:
+ * finding debug info costs file look-ups, done only for sampled objects. */
+static void module_load_info(struct module *m)
+{
+	Dwarf_Addr bias;
+
+	if (m->info_tried || !m->dwmod)
+		return;
+	m->info_tried = true;
+	if (!dwfl_module_getelf(m->dwmod, &bias))
+		return;
+	format_build_id(m);
+	m->info.has_symbols = dwfl_module_getsymtab(m->dwmod) > 0;
+	m->info.has_dwarf = dwfl_module_getdwarf(m->dwmod, &bias) != NULL;
+}
+
+const struct module_info *addrspace_module_at(struct addrspace *as,
+					      uint64_t addr)
+{
+	struct module *m = find_live(as->live, as->nlive, addr);
+
+	if (!m)
+		return NULL;
+	module_load_info(m);
+	return &m->info;
+}

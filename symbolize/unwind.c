@@ -1,1 +1,111 @@
-/* placeholder */ typedef int cprof_placeholder_t;
+/* SPDX-License-Identifier: MIT */
+/* The unwinder table and what both backends share. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolize/unwind-backend.h"
+
+struct unwinder {
+	const struct unwinder_ops *ops;
+	void *state;
+};
+
+static const struct {
+	const char *name;
+	enum unwinder_kind kind;
+	const struct unwinder_ops *ops;
+} backends[] = {
+	{"libdw", UNWINDER_LIBDW, &unwinder_libdw_ops},
+	{"libunwind", UNWINDER_LIBUNWIND, &unwinder_libunwind_ops},
+};
+
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+int unwinder_kind_parse(const char *name, enum unwinder_kind *ret_kind)
+{
+	for (size_t i = 0; i < NBACKENDS; i++) {
+		if (!strcmp(backends[i].name, name)) {
+			*ret_kind = backends[i].kind;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int unwinder_new(enum unwinder_kind kind, struct addrspace *as,
+		 struct unwinder **ret_unwinder)
+{
+	struct unwinder *u;
+	int r;
+
+	for (size_t i = 0; i < NBACKENDS; i++) {
+		if (backends[i].kind != kind)
+			continue;
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		u->ops = backends[i].ops;
+		r = u->ops->init(as, &u->state);
+		if (r < 0) {
+			free(u);
+			return r;
+		}
+		*ret_unwinder = u;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void unwinder_free(struct unwinder *unwinder)
+{
+	if (!unwinder)
+		return;
+	unwinder->ops->fini(unwinder->state);
+	free(unwinder);
+}
+
+int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
+		    struct frame *frames, size_t max, size_t *ret_n)
+{
+	if (!sample->captured || max == 0) {
+		*ret_n = 0;
+		return sample->captured ? -E2BIG : -EINVAL;
+	}
+	if (max > UNWIND_MAX_FRAMES)
+		max = UNWIND_MAX_FRAMES;
+	return unwinder->ops->unwind(unwinder->state, sample, frames, max,
+				     ret_n);
+}
+
+/* user_regs_struct in DWARF order: rax rdx rcx rbx rsi rdi rbp rsp
+ * r8..r15 rip. */
+int sample_reg(const struct raw_sample *sample, unsigned regno,
+	       uint64_t *ret_val)
+{
+	const struct user_regs_struct *r = &sample->regs;
+	const unsigned long long regs[DWARF_NREGS] = {
+		r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi,
+		r->rbp, r->rsp, r->r8,	r->r9,	r->r10, r->r11,
+		r->r12, r->r13, r->r14, r->r15, r->rip,
+	};
+
+	if (regno >= DWARF_NREGS)
+		return -EINVAL;
+	*ret_val = regs[regno];
+	return 0;
+}
+
+int sample_read(struct addrspace *as, const struct raw_sample *sample,
+		uint64_t addr, void *buf, size_t len)
+{
+	uint64_t start = sample->stack_start;
+
+	if (sample->stack && addr >= start &&
+	    addr - start <= sample->stack_len &&
+	    len <= sample->stack_len - (addr - start)) {
+		memcpy(buf, sample->stack + (addr - start), len);
+		return 0;
+	}
+	return addrspace_read(as, addr, buf, len);
+}

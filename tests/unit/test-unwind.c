@@ -10,6 +10,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <regex.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "attach/procfs.h"
+#include "symbolize/demangle.h"
 #include "symbolize/symbolize.h"
 #include "symbolize/unwind.h"
 
@@ -33,13 +35,16 @@
 #define EXIT_SKIP 77
 #define EXIT_HARD 99
 
-#define NTHREADS 3
-#define STACK_COPY_MAX (1u << 20)
-#define TIMING_ROUNDS 200
+#define NTHREADS	3
+#define STACK_COPY_MAX	(1u << 20)
+#define TIMING_ROUNDS	200
 #define PARK_TIMEOUT_MS 10000
+#define VDSO_TRIES	1000
+#define GARBAGE_ROUNDS	300
+#define TEST_TIMEOUT_S	120
 
 struct expected {
-	const char *role; /* as the target prints it */
+	const char *role;  /* as the target prints it */
 	const char *chain; /* grep -E -x over the names, innermost first */
 };
 
@@ -48,13 +53,15 @@ struct expected {
  * target's own frames exactly.  The signal chain runs through the kernel's
  * trampoline (__restore_rt) into the interrupted, spinning frame.
  */
-#define LIBC_SLEEP "(__GI_)?(__)?clock_nanosleep(@GLIBC_2.2.5)? (__)?nanosleep "
+#define LIBC_SLEEP                                                             \
+	"(__GI_)?(__)?clock_nanosleep(@GLIBC_2.2.5)? (__GI_)?(__)?nanosleep "
 #define THREAD_START "start_thread (__)?clone3?"
 static const struct expected expected[NTHREADS] = {
 	{"chain", LIBC_SLEEP "park f1 f2 f3 chain_main " THREAD_START},
 	{"signal", LIBC_SLEEP "park signal_handler __restore_rt signal_victim "
 			      "signal_main " THREAD_START},
-	{"recurse", LIBC_SLEEP "park (recurse ){1001}recurse_main " THREAD_START},
+	{"recurse",
+	 LIBC_SLEEP "park (recurse ){1001}recurse_main " THREAD_START},
 };
 
 struct thread_sample {
@@ -94,7 +101,7 @@ static pid_t spawn_target(const char *path, FILE **ret_out)
 	return pid;
 }
 
-static int read_tids(FILE *out, pid_t tids[NTHREADS])
+static int read_tids(FILE *out, pid_t tids[NTHREADS], pid_t *ret_vdso_tid)
 {
 	char role[16];
 	int id;
@@ -102,6 +109,8 @@ static int read_tids(FILE *out, pid_t tids[NTHREADS])
 	while (fscanf(out, "%15s %d", role, &id) == 2) {
 		if (!strcmp(role, "ready"))
 			return 0;
+		if (!strcmp(role, "vdso"))
+			*ret_vdso_tid = id;
 		for (int i = 0; i < NTHREADS; i++)
 			if (!strcmp(role, expected[i].role))
 				tids[i] = id;
@@ -237,17 +246,17 @@ static int unwind_timed(struct unwinder *u, const char *name,
 	return r;
 }
 
-static int compare_frames(const struct thread_sample *s,
-			  const struct frame *dw, size_t ndw,
-			  const struct frame *lu, size_t nlu)
+static int compare_frames(const struct thread_sample *s, const struct frame *dw,
+			  size_t ndw, const struct frame *lu, size_t nlu)
 {
 	pid_t tid = s->raw.info.tid;
 
 	if (ndw != nlu)
-		return fail("tid %d: libdw %zu frames, libunwind %zu", tid,
-			    ndw, nlu);
+		return fail("tid %d: libdw %zu frames, libunwind %zu", tid, ndw,
+			    nlu);
 	for (size_t i = 0; i < ndw; i++)
-		if (dw[i].pc != lu[i].pc || dw[i].activation != lu[i].activation)
+		if (dw[i].pc != lu[i].pc ||
+		    dw[i].activation != lu[i].activation)
 			return fail("tid %d frame %zu: libdw %#" PRIx64
 				    "%s, libunwind %#" PRIx64 "%s",
 				    tid, i, dw[i].pc,
@@ -344,8 +353,8 @@ static int check_thread(struct unwinder *dw, struct unwinder *lu,
 			struct symbolizer *sym, const struct thread_sample *s,
 			const struct expected *exp)
 {
-	static struct frame dw_frames[UNWIND_MAX_FRAMES];
-	static struct frame lu_frames[UNWIND_MAX_FRAMES];
+	struct frame dw_frames[UNWIND_MAX_FRAMES];
+	struct frame lu_frames[UNWIND_MAX_FRAMES];
 	size_t ndw = 0, nlu = 0;
 	int r;
 
@@ -361,7 +370,162 @@ static int check_thread(struct unwinder *dw, struct unwinder *lu,
 	return r;
 }
 
-static int check_all(pid_t pid, struct thread_sample samples[NTHREADS])
+/* A word that makes unwinders work hard: a real return address, a pointer
+ * into the copy (loops), or noise. */
+static uint64_t garbage_word(const struct raw_sample *real,
+			     const uint64_t *ret_addrs, size_t nret,
+			     unsigned *seed)
+{
+	unsigned pick = rand_r(seed);
+
+	switch (pick % 4) {
+	case 0:
+		return ret_addrs[(pick / 4) % nret];
+	case 1:
+		return real->stack_start + (pick / 4) % real->stack_len;
+	default:
+		return ((uint64_t)rand_r(seed) << 32) ^ (uint64_t)rand_r(seed);
+	}
+}
+
+/*
+ * Garbage must end an unwind, never hang or crash it: random stacks built
+ * from return addresses, self-pointers and noise, for both backends.
+ */
+static int check_garbage(struct unwinder *dw, struct unwinder *lu,
+			 const struct thread_sample *s)
+{
+	struct frame frames[UNWIND_MAX_FRAMES];
+	uint64_t ret_addrs[16];
+	struct raw_sample fake = s->raw;
+	unsigned seed = 1;
+	size_t n, nret, deepest = 0;
+
+	fake.stack = malloc(fake.stack_len);
+	if (!fake.stack)
+		return EXIT_HARD;
+	if (unwinder_unwind(dw, &s->raw, frames, 16, &nret) < 0 && nret == 0)
+		nret = 1;
+	for (size_t i = 0; i < nret; i++)
+		ret_addrs[i] = frames[i].pc;
+	for (int round = 0; round < GARBAGE_ROUNDS; round++) {
+		uint64_t *words = (uint64_t *)fake.stack;
+
+		for (size_t i = 0; i < fake.stack_len / 8; i++)
+			words[i] =
+				garbage_word(&s->raw, ret_addrs, nret, &seed);
+		fake.regs.rip = ret_addrs[round % nret];
+		fake.regs.rbp = garbage_word(&s->raw, ret_addrs, nret, &seed);
+		unwinder_unwind(dw, &fake, frames, UNWIND_MAX_FRAMES, &n);
+		if (n > UNWIND_MAX_FRAMES)
+			return fail("garbage: libdw %zu frames", n);
+		deepest = n > deepest ? n : deepest;
+		unwinder_unwind(lu, &fake, frames, UNWIND_MAX_FRAMES, &n);
+		if (n > UNWIND_MAX_FRAMES)
+			return fail("garbage: libunwind %zu frames", n);
+	}
+	free(fake.stack);
+	printf("# garbage: %d stacks of %zu bytes, deepest %zu frames\n",
+	       GARBAGE_ROUNDS, fake.stack_len, deepest);
+	return EXIT_PASS;
+}
+
+/* Caught in the vDSO: both backends agree, and CFI leads out of it into
+ * the target's own frames. */
+static int check_vdso(struct unwinder *dw, struct unwinder *lu,
+		      struct symbolizer *sym, const struct thread_sample *s)
+{
+	static const struct expected exp = {
+		"vdso", ".* vdso_spin vdso_main " THREAD_START};
+	struct frame dw_frames[UNWIND_MAX_FRAMES], lu_frames[UNWIND_MAX_FRAMES];
+	size_t ndw = 0, nlu = 0;
+	const struct sym_location *loc;
+
+	if (unwinder_unwind(dw, &s->raw, dw_frames, UNWIND_MAX_FRAMES, &ndw) <
+		    0 ||
+	    unwinder_unwind(lu, &s->raw, lu_frames, UNWIND_MAX_FRAMES, &nlu) <
+		    0)
+		return fail("vdso: unwind did not reach the outermost frame");
+	if (ndw != nlu ||
+	    memcmp(dw_frames, lu_frames, ndw * sizeof(*dw_frames)))
+		return fail("vdso: libdw and libunwind disagree");
+	loc = symbolizer_lookup(sym, &dw_frames[0]);
+	if (!loc || !loc->module || strcmp(loc->module->path, "[vdso]"))
+		return fail("vdso: frame 0 not in the [vdso] module");
+	printf("# vdso: frame 0 %s, %zu frames\n", loc->lines[0].function, ndw);
+	return check_names(sym, &exp, s->raw.info.tid, dw_frames, ndw);
+}
+
+/* C++ and Rust legacy names read as their authors wrote them. */
+static int check_demangle(void)
+{
+	static const char *const cases[][2] = {
+		{"_ZN2ns4TmplIiE3runEv", "ns::Tmpl<int>::run()"},
+		{"_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write"},
+		{"main", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = demangle(cases[i][0]);
+		bool ok = cases[i][1] ? out && !strcmp(out, cases[i][1]) : !out;
+
+		if (!ok) {
+			fail("demangle '%s': '%s'", cases[i][0],
+			     out ? out : "(null)");
+			free(out);
+			return EXIT_FAIL;
+		}
+		free(out);
+	}
+	return EXIT_PASS;
+}
+
+/* The first mapping of path's object, or 0. */
+static uint64_t object_start(pid_t pid, const char *name)
+{
+	struct proc_maps maps = {0};
+	uint64_t start = 0;
+
+	if (procfs_read_maps(pid, &maps) < 0)
+		return 0;
+	for (size_t i = 0; i < maps.n && !start; i++)
+		if (strstr(maps.maps[i].path, name) && maps.maps[i].executable)
+			start = maps.maps[i].start;
+	procfs_maps_release(&maps);
+	return start;
+}
+
+/* dlopen in the target, then refresh: the new object is found, and the
+ * modules already known keep their identity (and so their caches). */
+static int check_refresh(struct addrspace *as, pid_t pid, FILE *out,
+			 const struct thread_sample *s)
+{
+	const struct module_info *before =
+		addrspace_module_at(as, s->raw.regs.rip);
+	uint64_t libz;
+	int loaded = 0;
+
+	if (kill(pid, SIGUSR2) < 0 || fscanf(out, " loaded %d", &loaded) != 1)
+		return EXIT_HARD;
+	if (!loaded)
+		return EXIT_PASS; /* no libz here: nothing to look for */
+	libz = object_start(pid, "libz.so");
+	if (!libz || addrspace_module_at(as, libz))
+		return fail("refresh: libz %#" PRIx64 " known before refresh",
+			    libz);
+	if (addrspace_refresh(as) < 0)
+		return fail("refresh failed");
+	if (!addrspace_module_at(as, libz))
+		return fail("refresh: libz not found after refresh");
+	if (addrspace_module_at(as, s->raw.regs.rip) != before)
+		return fail("refresh: libc's module was replaced");
+	printf("# refresh: dlopen'ed libz found at %#" PRIx64 "\n", libz);
+	return EXIT_PASS;
+}
+
+static int check_all(pid_t pid, FILE *out,
+		     struct thread_sample samples[NTHREADS],
+		     const struct thread_sample *vdso)
 {
 	struct addrspace *as = NULL;
 	struct unwinder *dw = NULL, *lu = NULL;
@@ -380,6 +544,14 @@ static int check_all(pid_t pid, struct thread_sample samples[NTHREADS])
 		if (ri != EXIT_PASS)
 			r = ri;
 	}
+	if (r == EXIT_PASS)
+		r = check_vdso(dw, lu, sym, vdso);
+	if (r == EXIT_PASS)
+		r = check_garbage(dw, lu, &samples[2]);
+	if (r == EXIT_PASS)
+		r = check_demangle();
+	if (r == EXIT_PASS)
+		r = check_refresh(as, pid, out, &samples[0]);
 out:
 	symbolizer_free(sym);
 	unwinder_free(lu);
@@ -388,11 +560,43 @@ out:
 	return r;
 }
 
-static int run(pid_t pid, FILE *out, struct thread_sample samples[NTHREADS])
+static bool in_vdso(pid_t pid, uint64_t pc)
 {
-	pid_t tids[NTHREADS] = {0};
+	struct proc_maps maps = {0};
+	const struct proc_map *map;
+	bool vdso;
 
-	if (read_tids(out, tids) < 0 || wait_parked(pid, tids) < 0)
+	if (procfs_read_maps(pid, &maps) < 0)
+		return false;
+	map = procfs_maps_find(&maps, pc);
+	vdso = map && !strcmp(map->path, "[vdso]");
+	procfs_maps_release(&maps);
+	return vdso;
+}
+
+/* The spinning thread is caught inside the vDSO within a few tries. */
+static int capture_in_vdso(pid_t pid, pid_t tid, struct raw_sample *s)
+{
+	for (int i = 0; i < VDSO_TRIES; i++) {
+		int r = capture(pid, tid, s);
+
+		if (r < 0)
+			return r;
+		if (in_vdso(pid, s->regs.rip))
+			return 0;
+		free(s->stack);
+		s->stack = NULL;
+	}
+	return -EAGAIN;
+}
+
+static int run(pid_t pid, FILE *out, struct thread_sample samples[NTHREADS],
+	       struct thread_sample *vdso)
+{
+	pid_t tids[NTHREADS] = {0}, vdso_tid = 0;
+
+	if (read_tids(out, tids, &vdso_tid) < 0 || wait_parked(pid, tids) < 0 ||
+	    capture_in_vdso(pid, vdso_tid, &vdso->raw) < 0)
 		return EXIT_HARD;
 	for (int i = 0; i < NTHREADS; i++) {
 		int r = capture(pid, tids[i], &samples[i].raw);
@@ -405,12 +609,12 @@ static int run(pid_t pid, FILE *out, struct thread_sample samples[NTHREADS])
 	/* Parked threads keep their PCs: eu-stack sees the same stacks. */
 	if (run_eu_stack(pid, samples) < 0)
 		return EXIT_HARD;
-	return check_all(pid, samples);
+	return check_all(pid, out, samples, vdso);
 }
 
 int main(int argc, char **argv)
 {
-	static struct thread_sample samples[NTHREADS];
+	static struct thread_sample samples[NTHREADS], vdso;
 	FILE *out = NULL;
 	pid_t pid;
 	int r;
@@ -419,15 +623,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test-unwind UNWIND-TARGET\n");
 		return EXIT_HARD;
 	}
+	/* A hang is a failure: SIGALRM ends the test, PDEATHSIG the target. */
+	alarm(TEST_TIMEOUT_S);
 	pid = spawn_target(argv[1], &out);
 	if (pid < 0 || !out)
 		return EXIT_HARD;
-	r = run(pid, out, samples);
+	r = run(pid, out, samples, &vdso);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	fclose(out);
 	for (int i = 0; i < NTHREADS; i++)
 		free(samples[i].raw.stack);
-	printf("%s\n", r == EXIT_PASS ? "PASS" : r == EXIT_SKIP ? "SKIP" : "FAIL");
+	free(vdso.raw.stack);
+	printf("%s\n", r == EXIT_PASS	? "PASS"
+		       : r == EXIT_SKIP ? "SKIP"
+					: "FAIL");
 	return r;
 }

@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * attach/ against live processes forked from this test: threads parked in
+ * nanosleep and pthread_cond_wait, one busy, one that keeps creating
+ * threads, one that takes real-time signals.  After every snapshot no
+ * thread may be held stopped; after detach the target must run on with
+ * TracerPid 0, a SIGSTOPped target must still be stopped, and every signal
+ * sent while cprof was attached must have been handled.
+ *
+ *   test-attach                   the checks
+ *   test-attach --bench N [B]     N parked threads, batch size B: prints
+ *                                 snapshot wall time and longest pause
+ *
+ * Exit codes: 0 pass, 1 fail, 77 skip, 99 framework failure.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach/attach.h"
+
+#define EXIT_PASS 0
+#define EXIT_FAIL 1
+#define EXIT_SKIP 77
+#define EXIT_HARD 99
+
+#define TEST_TIMEOUT_S 120
+#define DEADLINE_MS    10000
+#define MAX_CHILDREN   8
+
+/* ---- bookkeeping so no child outlives the test ---- */
+
+static pid_t live_children[MAX_CHILDREN];
+static int failures;
+
+static void children_kill_all(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (live_children[i] > 0)
+			kill(live_children[i], SIGKILL);
+	}
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "test-attach: timed out\n";
+
+	(void)sig;
+	children_kill_all();
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(EXIT_HARD);
+}
+
+static void child_register(pid_t pid)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (live_children[i] == 0) {
+			live_children[i] = pid;
+			return;
+		}
+	}
+	children_kill_all();
+	exit(EXIT_HARD);
+}
+
+/* Kills and reaps pid; after this nothing of it is left. */
+static void child_end(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (live_children[i] == pid)
+			live_children[i] = 0;
+	}
+}
+
+static void hard_fail(const char *what)
+{
+	perror(what);
+	children_kill_all();
+	exit(EXIT_HARD);
+}
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void nap(void)
+{
+	nanosleep(&(struct timespec){0, 2000000}, NULL);
+}
+
+/* ---- the target ---- */
+
+struct shared {
+	atomic_ulong busy_count;
+	atomic_ulong spawn_count;
+	atomic_ulong signal_count;
+};
+
+struct target_spec {
+	int sleepers, waiters;
+	bool busy, spawner, sig_catcher;
+};
+
+struct child {
+	pid_t pid;
+	struct shared *shared;
+	int nthreads; /* when none are spawned: main + the spec's */
+};
+
+static struct shared *child_shared; /* in the child only */
+static pthread_barrier_t child_started;
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t child_never = PTHREAD_COND_INITIALIZER;
+
+static void *sleeper_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "sleeper");
+	pthread_barrier_wait(&child_started);
+	for (;;)
+		nanosleep(&(struct timespec){100, 0}, NULL);
+	return NULL;
+}
+
+static void *waiter_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "waiter");
+	pthread_barrier_wait(&child_started);
+	pthread_mutex_lock(&child_lock);
+	for (;;)
+		pthread_cond_wait(&child_never, &child_lock);
+	return NULL;
+}
+
+static void *busy_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "busy");
+	pthread_barrier_wait(&child_started);
+	for (;;)
+		atomic_fetch_add_explicit(&child_shared->busy_count, 1,
+					  memory_order_relaxed);
+	return NULL;
+}
+
+static void *short_lived_main(void *arg)
+{
+	return arg;
+}
+
+static void *spawner_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "spawner");
+	pthread_barrier_wait(&child_started);
+	for (;;) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, short_lived_main, NULL) == 0)
+			pthread_join(t, NULL);
+		atomic_fetch_add(&child_shared->spawn_count, 1);
+	}
+	return NULL;
+}
+
+static void on_rt_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&child_shared->signal_count, 1);
+}
+
+static void *catcher_main(void *arg)
+{
+	sigset_t rt;
+
+	(void)arg;
+	prctl(PR_SET_NAME, "sigcatcher");
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN);
+	pthread_sigmask(SIG_UNBLOCK, &rt, NULL);
+	pthread_barrier_wait(&child_started);
+	for (;;)
+		nanosleep(&(struct timespec){100, 0}, NULL);
+	return NULL;
+}
+
+static void start_thread(void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	if (pthread_create(&t, &attr, fn, NULL) != 0)
+		_exit(3);
+	pthread_attr_destroy(&attr);
+}
+
+static int spec_threads(const struct target_spec *spec)
+{
+	return spec->sleepers + spec->waiters + spec->busy + spec->spawner +
+	       spec->sig_catcher;
+}
+
+static void __attribute__((noreturn))
+run_target(const struct target_spec *spec, int ready_fd)
+{
+	struct sigaction sa = {.sa_handler = on_rt_signal};
+	sigset_t rt;
+
+	/* Only the catcher takes SIGRTMIN; the others inherit the block. */
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN);
+	pthread_sigmask(SIG_BLOCK, &rt, NULL);
+	sigaction(SIGRTMIN, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	pthread_barrier_init(&child_started, NULL,
+			     (unsigned)spec_threads(spec) + 1);
+	for (int i = 0; i < spec->sleepers; i++)
+		start_thread(sleeper_main);
+	for (int i = 0; i < spec->waiters; i++)
+		start_thread(waiter_main);
+	if (spec->busy)
+		start_thread(busy_main);
+	if (spec->spawner)
+		start_thread(spawner_main);
+	if (spec->sig_catcher)
+		start_thread(catcher_main);
+	pthread_barrier_wait(&child_started);
+	if (write(ready_fd, "ready\n", 6) != 6)
+		_exit(4);
+	close(ready_fd);
+	for (;;)
+		pause();
+}
+
+static void spawn_target(const struct target_spec *spec, struct child *ret)
+{
+	struct shared *shared;
+	char line[16] = "";
+	int fds[2];
+	ssize_t n;
+	pid_t pid;
+
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		hard_fail("mmap");
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		hard_fail("pipe2");
+	pid = fork();
+	if (pid < 0)
+		hard_fail("fork");
+	if (pid == 0) {
+		close(fds[0]);
+		child_shared = shared;
+		run_target(spec, fds[1]);
+	}
+	child_register(pid);
+	close(fds[1]);
+	/* Poll for the line instead of sleeping: the alarm bounds it. */
+	n = read(fds[0], line, sizeof(line) - 1);
+	close(fds[0]);
+	if (n != 6 || strcmp(line, "ready\n") != 0) {
+		fprintf(stderr, "target %d did not get ready\n", (int)pid);
+		children_kill_all();
+		exit(EXIT_HARD);
+	}
+	ret->pid = pid;
+	ret->shared = shared;
+	ret->nthreads = spec_threads(spec) + 1;
+}
+
+/* ---- looking at the target from outside ---- */
+
+struct task_view {
+	pid_t tid;
+	char state;
+	pid_t tracer;
+	char comm[32];
+};
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+static bool view_task(pid_t pid, pid_t tid, struct task_view *v)
+{
+	char path[128], buf[4096], *p;
+
+	v->tid = tid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (read_small(path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+		return false;
+	v->state = p[2];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	if (read_small(path, buf, sizeof(buf)) < 0 ||
+	    !(p = strstr(buf, "TracerPid:")))
+		return false;
+	v->tracer = (pid_t)strtol(p + 10, NULL, 10);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	if (read_small(path, v->comm, sizeof(v->comm)) < 0)
+		return false;
+	v->comm[strcspn(v->comm, "\n")] = '\0';
+	return true;
+}
+
+/* Every task of pid; returns how many were read. */
+static int view_tasks(pid_t pid, struct task_view *views, int max)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)) && n < max) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+
+		if (*end || tid <= 0)
+			continue;
+		if (view_task(pid, (pid_t)tid, &views[n]))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+static pid_t find_task(pid_t pid, const char *comm)
+{
+	struct task_view views[64];
+	int n = view_tasks(pid, views, 64);
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(views[i].comm, comm) == 0)
+			return views[i].tid;
+	}
+	return -1;
+}
+
+/* No task traced by anyone, and none in a tracing stop. */
+static bool all_untraced(pid_t pid, char expect_state, bool report)
+{
+	struct task_view views[4096];
+	int n = view_tasks(pid, views, 4096);
+	bool ok = n > 0;
+
+	for (int i = 0; i < n; i++) {
+		if (views[i].tracer != 0 || views[i].state == 't' ||
+		    (expect_state && views[i].state != expect_state)) {
+			if (report)
+				fprintf(stderr,
+					"task %d (%s): state %c tracer %d\n",
+					views[i].tid, views[i].comm,
+					views[i].state, views[i].tracer);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* No task held in a stop: the target may be traced, not stopped. */
+static bool none_stopped(pid_t pid)
+{
+	struct task_view views[4096];
+	int n = view_tasks(pid, views, 4096);
+	bool ok = true;
+
+	for (int i = 0; i < n; i++) {
+		if (views[i].state == 't' || views[i].state == 'T') {
+			fprintf(stderr, "task %d (%s) left in state %c\n",
+				views[i].tid, views[i].comm, views[i].state);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* Waits until every parked thread sleeps, so states can be checked. */
+static void wait_parked(pid_t pid)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+
+	for (;;) {
+		struct task_view views[64];
+		int n = view_tasks(pid, views, 64), settled = 0;
+
+		for (int i = 0; i < n; i++) {
+			if (strcmp(views[i].comm, "busy") == 0 ||
+			    views[i].state == 'S')
+				settled++;
+		}
+		if (n > 0 && settled == n)
+			return;
+		if (now_ms() > deadline) {
+			fprintf(stderr, "threads of %d never parked\n", pid);
+			failures++;
+			return;
+		}
+		nap();
+	}
+}
+
+/* A detached thread re-enters its group-stop on its own, not at once. */
+static bool settles_stopped(pid_t pid)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+
+	while (!all_untraced(pid, 'T', false)) {
+		if (now_ms() > deadline)
+			return all_untraced(pid, 'T', true);
+		nap();
+	}
+	return true;
+}
+
+static bool counter_advances_within(atomic_ulong *counter, unsigned long by,
+				    uint64_t ms)
+{
+	unsigned long start = atomic_load(counter);
+	uint64_t deadline = now_ms() + ms;
+
+	while (atomic_load(counter) < start + by) {
+		if (now_ms() > deadline)
+			return false;
+		nap();
+	}
+	return true;
+}
+
+static bool counter_advances(atomic_ulong *counter, unsigned long by)
+{
+	return counter_advances_within(counter, by, DEADLINE_MS);
+}
+
+/* ---- checks on a sample set ---- */
+
+static bool name_is(const struct raw_sample *s, const char *name)
+{
+	return strcmp(s->info.name, name) == 0;
+}
+
+static void check_sample(const struct raw_sample *s)
+{
+	CHECK(s->captured);
+	CHECK(s->info.name[0] != '\0');
+	if (!s->captured)
+		return;
+	CHECK(s->stack_start == s->regs.rsp);
+	CHECK(s->stack && s->stack_len > 0 && s->stack_len <= 512 * 1024);
+	CHECK(s->time_ns > 0 && s->pause_ns > 0);
+	if (name_is(s, "sleeper")) {
+		CHECK(s->info.state == 'S');
+		CHECK(s->info.syscall.nr == SYS_clock_nanosleep ||
+		      s->info.syscall.nr == SYS_nanosleep);
+		CHECK(s->info.syscall.sp != 0);
+	}
+	if (name_is(s, "waiter")) {
+		CHECK(s->info.state == 'S');
+		CHECK(s->info.syscall.nr == SYS_futex);
+	}
+}
+
+static void check_set(const struct sample_set *set, int nthreads)
+{
+	CHECK(set->n == (size_t)nthreads);
+	CHECK(set->lost == 0);
+	for (size_t i = 0; i < set->n; i++) {
+		check_sample(&set->samples[i]);
+		if (i > 0)
+			CHECK(set->samples[i - 1].info.tid <
+			      set->samples[i].info.tid);
+	}
+}
+
+/* ---- the cases ---- */
+
+static void test_running_target(void)
+{
+	struct target_spec spec = {.sleepers = 3, .waiters = 3, .busy = true};
+	struct target *target = NULL;
+	struct child c;
+	int r;
+
+	spawn_target(&spec, &c);
+	wait_parked(c.pid);
+	r = target_attach(c.pid, &(struct target_options){.batch_size = 3},
+			  &target);
+	CHECK(r == 0);
+	if (r == 0) {
+		CHECK(target_pid(target) == c.pid);
+		for (int round = 0; round < 5; round++) {
+			struct sample_set set = {0};
+
+			/* Resumed by the last round, a thread needs a moment
+			 * to be back in its sleep. */
+			wait_parked(c.pid);
+			r = target_snapshot(target, &set);
+			CHECK(r == 0);
+			check_set(&set, c.nthreads);
+			sample_set_release(&set);
+			CHECK(none_stopped(c.pid));
+		}
+		target_detach(target);
+	}
+	CHECK(all_untraced(c.pid, 0, true));
+	CHECK(counter_advances(&c.shared->busy_count, 100000));
+	child_end(c.pid);
+}
+
+static void test_stopped_target(void)
+{
+	struct target_spec spec = {.sleepers = 2, .waiters = 1, .busy = true};
+	struct target *target = NULL;
+	struct child c;
+	int status, r;
+
+	spawn_target(&spec, &c);
+	kill(c.pid, SIGSTOP);
+	if (waitpid(c.pid, &status, WUNTRACED) != c.pid || !WIFSTOPPED(status))
+		hard_fail("waitpid for SIGSTOP");
+	r = target_attach(c.pid, NULL, &target);
+	CHECK(r == 0);
+	if (r == 0) {
+		struct sample_set set = {0};
+
+		r = target_snapshot(target, &set);
+		CHECK(r == 0);
+		CHECK(set.n == (size_t)c.nthreads && set.lost == 0);
+		for (size_t i = 0; i < set.n; i++) {
+			CHECK(set.samples[i].captured);
+			CHECK(set.samples[i].info.state == 'T');
+			CHECK(set.samples[i].stack_start ==
+			      set.samples[i].regs.rsp);
+		}
+		sample_set_release(&set);
+		target_detach(target);
+	}
+	CHECK(settles_stopped(c.pid));
+	CHECK(!counter_advances_within(&c.shared->busy_count, 1, 50));
+	kill(c.pid, SIGCONT);
+	CHECK(counter_advances(&c.shared->busy_count, 100000));
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+}
+
+struct signal_sender {
+	pid_t pid, tid;
+	int count;
+	atomic_int sent;
+};
+
+static void *send_signals(void *arg)
+{
+	struct signal_sender *s = arg;
+
+	for (int i = 0; i < s->count; i++) {
+		if (syscall(SYS_tgkill, s->pid, s->tid, SIGRTMIN) == 0)
+			atomic_fetch_add(&s->sent, 1);
+		nanosleep(&(struct timespec){0, 200000}, NULL);
+	}
+	return NULL;
+}
+
+/* Threads born and dying, and signals arriving, all while attached. */
+static void test_busy_life(void)
+{
+	struct target_spec spec = {.sleepers = 2,
+				   .busy = true,
+				   .spawner = true,
+				   .sig_catcher = true};
+	struct signal_sender sender = {.count = 300};
+	struct target *target = NULL;
+	pthread_t sender_thread;
+	uint64_t deadline;
+	struct child c;
+	int r;
+
+	spawn_target(&spec, &c);
+	sender.pid = c.pid;
+	sender.tid = find_task(c.pid, "sigcatcher");
+	if (sender.tid < 0)
+		hard_fail("no sigcatcher thread");
+	r = target_attach(c.pid, NULL, &target);
+	CHECK(r == 0);
+	if (pthread_create(&sender_thread, NULL, send_signals, &sender) != 0)
+		hard_fail("pthread_create");
+	for (int round = 0; r == 0 && round < 30; round++) {
+		struct sample_set set = {0};
+
+		CHECK(target_snapshot(target, &set) == 0);
+		/* main sleepers busy spawner catcher, perhaps a newborn */
+		CHECK(set.n >= 5);
+		for (size_t i = 0; i < set.n; i++) {
+			const struct raw_sample *s = &set.samples[i];
+
+			CHECK(s->captured || set.lost > 0);
+			CHECK(!s->captured || s->stack_start == s->regs.rsp);
+		}
+		sample_set_release(&set);
+	}
+	pthread_join(sender_thread, NULL);
+	target_detach(target);
+	CHECK(all_untraced(c.pid, 0, true));
+	CHECK(counter_advances(&c.shared->spawn_count, 100));
+	deadline = now_ms() + DEADLINE_MS;
+	while (atomic_load(&c.shared->signal_count) <
+		       (unsigned long)atomic_load(&sender.sent) &&
+	       now_ms() < deadline)
+		nap();
+	CHECK(atomic_load(&c.shared->signal_count) ==
+	      (unsigned long)atomic_load(&sender.sent));
+	child_end(c.pid);
+}
+
+/* Another tracer holds the target: EPERM, and the reason names it. */
+static void test_eperm(void)
+{
+	struct target_spec spec = {.sleepers = 1};
+	struct target *target = NULL;
+	char why[256], expect[128];
+	struct child c;
+	pid_t tracer;
+	int fds[2];
+	char ok;
+
+	spawn_target(&spec, &c);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		hard_fail("pipe2");
+	tracer = fork();
+	if (tracer < 0)
+		hard_fail("fork");
+	if (tracer == 0) {
+		prctl(PR_SET_NAME, "other-tracer");
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (ptrace(PTRACE_SEIZE, c.pid, 0, 0) < 0)
+			_exit(5);
+		(void)!write(fds[1], "k", 1);
+		for (;;)
+			pause();
+	}
+	child_register(tracer);
+	close(fds[1]);
+	if (read(fds[0], &ok, 1) != 1)
+		hard_fail("other tracer");
+	close(fds[0]);
+	CHECK(target_attach(c.pid, NULL, &target) == -EPERM);
+	snprintf(expect, sizeof(expect), "already traced by pid %d (%s)",
+		 (int)tracer, "other-tracer");
+	target_explain_eperm(c.pid, why, sizeof(why));
+	if (strcmp(why, expect) != 0)
+		fprintf(stderr, "explain: '%s', want '%s'\n", why, expect);
+	CHECK(strcmp(why, expect) == 0);
+	child_end(tracer);
+	child_end(c.pid);
+}
+
+static void test_refusals(void)
+{
+	struct target_spec spec = {.sleepers = 2};
+	struct target *target = NULL;
+	char path[64], buf[512], *p;
+	struct child c;
+	siginfo_t info;
+	pid_t zombie, tid = -1;
+
+	/* A thread id names its process. */
+	spawn_target(&spec, &c);
+	tid = find_task(c.pid, "sleeper");
+	CHECK(tid > 0 && tid != c.pid);
+	CHECK(target_attach(tid, NULL, &target) == 0);
+	if (target) {
+		CHECK(target_pid(target) == c.pid);
+		target_detach(target);
+		target = NULL;
+	}
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+
+	/* A reaped child's pid: no such process. */
+	CHECK(target_attach(c.pid, NULL, &target) == -ESRCH);
+	CHECK(target_attach(0, NULL, &target) == -ESRCH);
+
+	zombie = fork();
+	if (zombie < 0)
+		hard_fail("fork");
+	if (zombie == 0)
+		_exit(0);
+	child_register(zombie);
+	/* Wait for the exit without reaping it. */
+	if (waitid(P_PID, (id_t)zombie, &info, WEXITED | WNOWAIT) < 0)
+		hard_fail("waitid");
+	CHECK(target_attach(zombie, NULL, &target) == -ECHILD);
+	child_end(zombie);
+
+	/* pid 2 is kthreadd where this runs in the root pid namespace. */
+	snprintf(path, sizeof(path), "/proc/2/stat");
+	if (read_small(path, buf, sizeof(buf)) == 0 &&
+	    (p = strstr(buf, "(kthreadd)")))
+		CHECK(target_attach(2, NULL, &target) == -EINVAL);
+	CHECK(target == NULL);
+	target_detach(NULL);
+}
+
+/* ---- figures ---- */
+
+static int bench(int nthreads, unsigned batch)
+{
+	struct target_spec spec = {.sleepers = nthreads - 1};
+	struct target *target = NULL;
+	struct child c;
+	int r;
+
+	spawn_target(&spec, &c);
+	wait_parked(c.pid);
+	r = target_attach(c.pid, &(struct target_options){.batch_size = batch},
+			  &target);
+	if (r < 0) {
+		fprintf(stderr, "attach: %s\n", strerror(-r));
+		child_end(c.pid);
+		return EXIT_HARD;
+	}
+	for (int round = 0; round < 5; round++) {
+		struct sample_set set = {0};
+		uint64_t start = now_ns(), max_pause = 0, sum_pause = 0;
+
+		r = target_snapshot(target, &set);
+		if (r < 0)
+			break;
+		uint64_t wall = now_ns() - start;
+
+		for (size_t i = 0; i < set.n; i++) {
+			uint64_t pause = set.samples[i].pause_ns;
+
+			sum_pause += pause;
+			if (pause > max_pause)
+				max_pause = pause;
+		}
+		printf("threads %zu batch %u: snapshot %.2f ms, pause max %.1f "
+		       "us mean %.1f us, lost %zu\n",
+		       set.n, batch, wall / 1e6, max_pause / 1e3,
+		       set.n ? sum_pause / 1e3 / set.n : 0.0, set.lost);
+		sample_set_release(&set);
+	}
+	target_detach(target);
+	r = all_untraced(c.pid, 0, true) ? EXIT_PASS : EXIT_FAIL;
+	child_end(c.pid);
+	return r;
+}
+
+static bool can_ptrace(void)
+{
+	pid_t pid = fork();
+	int status, ok;
+
+	if (pid < 0)
+		hard_fail("fork");
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	ok = ptrace(PTRACE_SEIZE, pid, 0, 0) == 0;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, __WALL);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGALRM, on_alarm);
+	alarm(TEST_TIMEOUT_S);
+	if (!can_ptrace()) {
+		fprintf(stderr, "ptrace not permitted here\n");
+		return EXIT_SKIP;
+	}
+	if (argc >= 3 && strcmp(argv[1], "--bench") == 0) {
+		char *end;
+		long n = strtol(argv[2], &end, 10);
+		long batch = argc >= 4 ? strtol(argv[3], NULL, 10) : 0;
+
+		if (*end || n < 1 || n > 100000 || batch < 0)
+			return EXIT_HARD;
+		return bench((int)n, (unsigned)batch);
+	}
+	test_running_target();
+	test_stopped_target();
+	test_busy_life();
+	test_eperm();
+	test_refusals();
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
+		return EXIT_FAIL;
+	}
+	printf("attach: all checks passed\n");
+	return EXIT_PASS;
+}
