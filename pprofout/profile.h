@@ -6,8 +6,9 @@
  * live for the duration of profile_add().
  *
  * Formats: pprof (gzip-compressed profile.proto, what `go tool pprof`
- * reads), and text modelled on Go's goroutine profile: debug=1 groups equal
- * (labels, stack) pairs with a count, debug=2 prints every sample.
+ * reads), text modelled on Go's goroutine profile: debug=1 groups equal
+ * (labels, stack) pairs with a count, debug=2 prints every sample; and for
+ * users without pprof, folded stacks and a flat/cum table.
  */
 #ifndef CPROF_PPROFOUT_PROFILE_H
 #define CPROF_PPROFOUT_PROFILE_H
@@ -71,5 +72,15 @@ int profile_write_pprof(const struct profile *profile, int fd);
  * sample in the order added.  Layout is in man/cprof-threads.1. */
 int profile_write_text(const struct profile *profile, int level,
 		       unsigned flags, FILE *out);
+
+/*
+ * Flat outputs of the last sample type's values (pprof's default), labels
+ * ignored.  Folded: one "root;...;leaf VALUE" line per distinct stack, for
+ * flamegraph.pl, inferno and speedscope.  Top: a flat/cum table per
+ * function laid out like `go tool pprof -top`.  Layouts are in
+ * pprofout/FORMATS.md.  0, -EINVAL, -ENOMEM, or the write error.
+ */
+int profile_write_folded(const struct profile *profile, FILE *out);
+int profile_write_top(const struct profile *profile, FILE *out);
 
 #endif

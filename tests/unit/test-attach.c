@@ -138,6 +138,8 @@ struct shared {
 struct target_spec {
 	int sleepers, waiters;
 	bool busy, spawner, sig_catcher;
+	bool leader_exits; /* main calls pthread_exit once ready */
+	int exec_fd;	   /* > 0: a thread execs sleep once this is readable */
 };
 
 struct child {
@@ -236,10 +238,24 @@ static void start_thread(void *(*fn)(void *))
 	pthread_attr_destroy(&attr);
 }
 
+static int exec_trigger_fd; /* in the child only */
+
+static void *execer_main(void *arg)
+{
+	char byte;
+
+	(void)arg;
+	prctl(PR_SET_NAME, "execer");
+	pthread_barrier_wait(&child_started);
+	if (read(exec_trigger_fd, &byte, 1) == 1)
+		execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+	_exit(6);
+}
+
 static int spec_threads(const struct target_spec *spec)
 {
 	return spec->sleepers + spec->waiters + spec->busy + spec->spawner +
-	       spec->sig_catcher;
+	       spec->sig_catcher + (spec->exec_fd > 0);
 }
 
 static void __attribute__((noreturn))
@@ -266,10 +282,16 @@ run_target(const struct target_spec *spec, int ready_fd)
 		start_thread(spawner_main);
 	if (spec->sig_catcher)
 		start_thread(catcher_main);
+	if (spec->exec_fd > 0) {
+		exec_trigger_fd = spec->exec_fd;
+		start_thread(execer_main);
+	}
 	pthread_barrier_wait(&child_started);
 	if (write(ready_fd, "ready\n", 6) != 6)
 		_exit(4);
 	close(ready_fd);
+	if (spec->leader_exits)
+		pthread_exit(NULL);
 	for (;;)
 		pause();
 }
@@ -757,6 +779,94 @@ static void test_refusals(void)
 	target_detach(NULL);
 }
 
+static bool wait_task_state(pid_t pid, pid_t tid, char state)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+	struct task_view v;
+
+	while (!view_task(pid, tid, &v) || v.state != state) {
+		if (now_ms() > deadline)
+			return false;
+		nap();
+	}
+	return true;
+}
+
+/* The main thread has exited, its siblings live on: still a process. */
+static void test_zombie_leader(void)
+{
+	struct target_spec spec = {.sleepers = 2, .leader_exits = true};
+	struct target *target = NULL;
+	struct child c;
+
+	spawn_target(&spec, &c);
+	if (!wait_task_state(c.pid, c.pid, 'Z'))
+		hard_fail("leader did not exit");
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (target) {
+		struct sample_set set = {0};
+
+		CHECK(target_snapshot(target, &set) == 0);
+		CHECK(set.n == (size_t)c.nthreads - 1);
+		for (size_t i = 0; i < set.n; i++)
+			CHECK(set.samples[i].captured &&
+			      set.samples[i].info.tid != c.pid);
+		sample_set_release(&set);
+		target_detach(target);
+	}
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+}
+
+/* A thread execs while attached: the next snapshot sees the new image. */
+static void test_exec(void)
+{
+	struct target_spec spec = {.sleepers = 2};
+	struct target *target = NULL;
+	uint64_t deadline;
+	struct task_view v;
+	struct child c;
+	int trigger[2];
+
+	if (pipe2(trigger, O_CLOEXEC) < 0)
+		hard_fail("pipe2");
+	spec.exec_fd = trigger[0];
+	spawn_target(&spec, &c);
+	close(trigger[0]);
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (!target) {
+		close(trigger[1]);
+		child_end(c.pid);
+		return;
+	}
+	if (write(trigger[1], "x", 1) != 1)
+		hard_fail("write");
+	close(trigger[1]);
+	/* The new name is set before the exec is reported to the tracer. */
+	deadline = now_ms() + DEADLINE_MS;
+	while (!view_task(c.pid, c.pid, &v) || strcmp(v.comm, "sleep") != 0) {
+		if (now_ms() > deadline)
+			break;
+		nap();
+	}
+	for (int round = 0; round < 2; round++) {
+		struct sample_set set = {0};
+
+		CHECK(target_snapshot(target, &set) == 0);
+		CHECK(set.n == 1);
+		if (set.n == 1) {
+			CHECK(set.samples[0].info.tid == c.pid);
+			CHECK(strcmp(set.samples[0].info.name, "sleep") == 0);
+			CHECK(round == 0 || set.samples[0].captured);
+		}
+		sample_set_release(&set);
+	}
+	target_detach(target);
+	CHECK(all_untraced(c.pid, 0, true));
+	CHECK(wait_task_state(c.pid, c.pid, 'S'));
+	child_end(c.pid);
+}
+
 /* ---- figures ---- */
 
 static int bench(int nthreads, unsigned batch)
@@ -842,6 +952,8 @@ int main(int argc, char **argv)
 	test_busy_life();
 	test_eperm();
 	test_refusals();
+	test_zombie_leader();
+	test_exec();
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
 		return EXIT_FAIL;
