@@ -1,1 +1,1066 @@
-/* placeholder */ typedef int cprof_placeholder_t;
+// SPDX-License-Identifier: MIT
+/*
+ * The ptrace session.  Every thread is a tracee with a phase; one event
+ * loop (wait_event + dispatch_event) moves tracees between phases, and each
+ * stop it sees is answered at once: a capture, a resume, a re-injected
+ * signal, a PTRACE_LISTEN or a detach.  No function leaves a thread in a
+ * stop that cprof made.
+ *
+ * All calls on one target must come from one thread: the kernel makes the
+ * thread that seized a tracee its only tracer.
+ */
+#include "attach/attach.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_BATCH_SIZE    8
+#define DEFAULT_MAX_STACK     (512 * 1024)
+#define PF_KTHREAD	      0x00200000UL
+#define CAP_SYS_PTRACE_BIT    19
+#define SEIZE_OPTIONS	      (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+#define ERESTART_RESTARTBLOCK 516 /* kernel-internal, not in errno.h */
+
+enum tracee_phase {
+	PHASE_RUNNING,	 /* seized and running; no stop is owed to us */
+	PHASE_LISTENING, /* group-stopped, held with PTRACE_LISTEN */
+	PHASE_NEW,	 /* born traced; its first stop is still to come */
+	PHASE_CAPTURE,	 /* interrupted to be captured */
+	PHASE_DETACH,	 /* interrupted to be detached */
+	PHASE_EXITING,	 /* refused ptrace as dying; its exit report is owed */
+	PHASE_GONE,	 /* exited or detached */
+};
+
+enum thread_file {
+	FILE_STAT,
+	FILE_SYSCALL,
+	FILE_SCHEDSTAT,
+	FILE_COMM,
+	FILE_WCHAN,
+	FILE_COUNT,
+};
+
+static const char *const thread_file_names[FILE_COUNT] = {
+	[FILE_STAT] = "stat",		[FILE_SYSCALL] = "syscall",
+	[FILE_SCHEDSTAT] = "schedstat", [FILE_COMM] = "comm",
+	[FILE_WCHAN] = "wchan",
+};
+
+struct tracee {
+	pid_t tid;
+	enum tracee_phase phase;
+	/* Kept open so a snapshot reads without a path lookup; -1 when the
+	 * fd limit was reached, then the file is opened for each read. */
+	int fds[FILE_COUNT];
+	struct raw_sample *sample; /* during a snapshot: where it goes */
+	/* A sleep our stop interrupted is resumed as restart_syscall; this
+	 * is the call it continues, and the SP it waits at. */
+	long restarted_nr;
+	uint64_t restarted_sp;
+	uint64_t interrupt_ns; /* when the stop for a capture was asked */
+};
+
+struct target {
+	pid_t pid;
+	int proc_fd; /* /proc/PID */
+	int task_fd; /* /proc/PID/task */
+	unsigned batch_size;
+	size_t max_stack;
+	bool detaching;
+	struct tracee **threads; /* sorted by tid */
+	size_t n, cap;
+	size_t awaited; /* tracees in a phase that is owed a report */
+	size_t lost;	/* captures lost during the current snapshot */
+	int error;	/* first error met while the event loop ran */
+	struct proc_maps maps;
+	uint8_t *scratch; /* max_stack bytes: a stack copy before it is sized */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool phase_awaited(enum tracee_phase phase)
+{
+	return phase == PHASE_NEW || phase == PHASE_CAPTURE ||
+	       phase == PHASE_DETACH || phase == PHASE_EXITING;
+}
+
+static void set_phase(struct target *t, struct tracee *th,
+		      enum tracee_phase phase)
+{
+	if (phase_awaited(th->phase))
+		t->awaited--;
+	if (phase_awaited(phase))
+		t->awaited++;
+	th->phase = phase;
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
+/* ---- the thread table ---- */
+
+static size_t tracee_slot(const struct target *t, pid_t tid)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->threads[mid]->tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct tracee *tracee_find(const struct target *t, pid_t tid)
+{
+	size_t i = tracee_slot(t, tid);
+
+	return i < t->n && t->threads[i]->tid == tid ? t->threads[i] : NULL;
+}
+
+static void tracee_open_files(struct target *t, struct tracee *th)
+{
+	char path[64];
+
+	for (int f = 0; f < FILE_COUNT; f++) {
+		if (th->fds[f] >= 0)
+			close(th->fds[f]);
+		snprintf(path, sizeof(path), "%d/%s", (int)th->tid,
+			 thread_file_names[f]);
+		th->fds[f] = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
+	}
+}
+
+static void tracee_close_files(struct tracee *th)
+{
+	for (int f = 0; f < FILE_COUNT; f++) {
+		if (th->fds[f] >= 0)
+			close(th->fds[f]);
+		th->fds[f] = -1;
+	}
+}
+
+static struct tracee *tracee_add(struct target *t, pid_t tid,
+				 enum tracee_phase phase)
+{
+	size_t slot = tracee_slot(t, tid);
+	struct tracee *th;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct tracee **grown;
+
+		grown = reallocarray(t->threads, cap, sizeof(*grown));
+		if (!grown)
+			return NULL;
+		t->threads = grown;
+		t->cap = cap;
+	}
+	th = calloc(1, sizeof(*th));
+	if (!th)
+		return NULL;
+	th->tid = tid;
+	th->phase = PHASE_RUNNING;
+	th->restarted_nr = -1;
+	for (int f = 0; f < FILE_COUNT; f++)
+		th->fds[f] = -1;
+	tracee_open_files(t, th);
+	memmove(&t->threads[slot + 1], &t->threads[slot],
+		(t->n - slot) * sizeof(*t->threads));
+	t->threads[slot] = th;
+	t->n++;
+	set_phase(t, th, phase);
+	return th;
+}
+
+/* Frees the tracees that are gone; only outside the event loop. */
+static void tracee_compact(struct target *t)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct tracee *th = t->threads[i];
+
+		if (th->phase == PHASE_GONE) {
+			tracee_close_files(th);
+			free(th);
+			continue;
+		}
+		t->threads[kept++] = th;
+	}
+	t->n = kept;
+}
+
+static ssize_t tracee_read(const struct target *t, const struct tracee *th,
+			   enum thread_file f, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	if (th->fds[f] < 0) {
+		snprintf(path, sizeof(path), "%d/%s", (int)th->tid,
+			 thread_file_names[f]);
+		return procfs_read_file(t->task_fd, path, buf, size);
+	}
+	do {
+		n = pread(th->fds[f], buf, size - 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
+/* ---- capture ---- */
+
+static size_t copy_stack(struct target *t, pid_t tid, uint64_t sp)
+{
+	const struct proc_map *map = procfs_maps_find(&t->maps, sp);
+	size_t want = t->max_stack;
+	struct iovec local, remote;
+	ssize_t n;
+
+	if (map && map->end - sp < want)
+		want = (size_t)(map->end - sp);
+	local = (struct iovec){t->scratch, want};
+	remote = (struct iovec){(void *)(uintptr_t)sp, want};
+	/* A fault part way keeps the bytes read before it. */
+	n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The kernel restarts nanosleep, clock_nanosleep and poll-like calls cut by
+ * a stop through restart_syscall; remember which call that continues. */
+static void note_restart(struct tracee *th, const struct user_regs_struct *regs)
+{
+	long nr = (long)regs->orig_rax;
+
+	if ((long)regs->rax != -ERESTART_RESTARTBLOCK || nr < 0) {
+		th->restarted_nr = -1;
+		return;
+	}
+	/* Cut again while restarting: still the same call. */
+	if (nr == SYS_restart_syscall && th->restarted_nr >= 0 &&
+	    th->restarted_sp == regs->rsp)
+		return;
+	th->restarted_nr = nr == SYS_restart_syscall ? -1 : nr;
+	th->restarted_sp = regs->rsp;
+}
+
+/* Registers and stack into th->sample, then the resume; the stack copy
+ * leaves the scratch buffer only once the thread runs again. */
+static void capture_and_resume(struct target *t, struct tracee *th,
+			       bool group_stop)
+{
+	struct raw_sample *s = th->sample;
+	struct iovec iov = {&s->regs, sizeof(s->regs)};
+	size_t len = 0;
+	bool ok;
+
+	ok = ptrace(PTRACE_GETREGSET, th->tid, (void *)NT_PRSTATUS, &iov) == 0;
+	if (ok) {
+		s->time_ns = now_ns();
+		len = copy_stack(t, th->tid, s->regs.rsp);
+		note_restart(th, &s->regs);
+	}
+	if (group_stop && ptrace(PTRACE_LISTEN, th->tid, 0, 0) == 0) {
+		set_phase(t, th, PHASE_LISTENING);
+	} else {
+		ptrace(PTRACE_CONT, th->tid, 0, 0);
+		set_phase(t, th, PHASE_RUNNING);
+	}
+	s->pause_ns = now_ns() - th->interrupt_ns;
+	if (!ok) {
+		t->lost++;
+		return;
+	}
+	s->stack_start = s->regs.rsp;
+	if (len) {
+		s->stack = malloc(len);
+		if (!s->stack) {
+			t->error = t->error ? t->error : -ENOMEM;
+			return;
+		}
+		memcpy(s->stack, t->scratch, len);
+		s->stack_len = len;
+	}
+	s->captured = true;
+}
+
+/* ---- the event loop ---- */
+
+static void tracee_gone(struct target *t, struct tracee *th)
+{
+	if (th->phase == PHASE_CAPTURE)
+		t->lost++;
+	set_phase(t, th, PHASE_GONE);
+	tracee_close_files(th);
+}
+
+static void tracee_detach(struct target *t, struct tracee *th, int sig)
+{
+	/* A group-stop in effect is re-entered by the kernel on detach. */
+	ptrace(PTRACE_DETACH, th->tid, 0, sig);
+	set_phase(t, th, PHASE_GONE);
+	tracee_close_files(th);
+}
+
+/*
+ * A stop that is not the one asked for: a signal to re-inject, a clone or
+ * exec report.  It answers a pending PTRACE_INTERRUPT as well (any trap
+ * clears it), so a tracee still to be captured is interrupted again.
+ */
+static void resume_other_stop(struct target *t, struct tracee *th, int sig)
+{
+	if (th->phase == PHASE_DETACH ||
+	    (t->detaching && th->phase == PHASE_NEW)) {
+		tracee_detach(t, th, sig);
+		return;
+	}
+	if (ptrace(PTRACE_CONT, th->tid, 0, sig) < 0)
+		return; /* dying: its exit report follows */
+	if (th->phase == PHASE_CAPTURE)
+		ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
+}
+
+/* The PTRACE_EVENT_STOP kind of stop: our interrupt, a group-stop, the
+ * first stop of a new thread, or the end of a group-stop (SIGCONT). */
+static void on_event_stop(struct target *t, struct tracee *th, int sig)
+{
+	bool group_stop = is_stop_signal(sig);
+
+	if (th->phase == PHASE_CAPTURE) {
+		capture_and_resume(t, th, group_stop);
+		return;
+	}
+	if (th->phase == PHASE_DETACH ||
+	    (t->detaching && th->phase == PHASE_NEW)) {
+		tracee_detach(t, th, 0);
+		return;
+	}
+	if (group_stop && ptrace(PTRACE_LISTEN, th->tid, 0, 0) == 0) {
+		set_phase(t, th, PHASE_LISTENING);
+		return;
+	}
+	ptrace(PTRACE_CONT, th->tid, 0, 0);
+	set_phase(t, th, PHASE_RUNNING);
+}
+
+static void on_clone(struct target *t, struct tracee *th)
+{
+	unsigned long child = 0;
+
+	/* The child may have reported its first stop already; then it is
+	 * known and running. */
+	if (ptrace(PTRACE_GETEVENTMSG, th->tid, 0, &child) == 0 && child &&
+	    child <= INT_MAX && !tracee_find(t, (pid_t)child)) {
+		if (!tracee_add(t, (pid_t)child, PHASE_NEW))
+			t->error = t->error ? t->error : -ENOMEM;
+	}
+	resume_other_stop(t, th, 0);
+}
+
+/* After exec only the thread now holding the leader's tid is left; the
+ * others' exits are not all reported (ptrace(2)), so they go here. */
+static void on_exec(struct target *t, struct tracee *th)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->threads[i] != th && t->threads[i]->phase != PHASE_GONE)
+			tracee_gone(t, t->threads[i]);
+	}
+	tracee_open_files(t, th);
+	resume_other_stop(t, th, 0);
+}
+
+static void dispatch_event(struct target *t, pid_t tid, int status);
+
+/* A stop from a tid not yet known: a new thread whose first stop came
+ * before its parent's clone report. */
+static void on_unknown(struct target *t, pid_t tid, int status)
+{
+	if (!WIFSTOPPED(status))
+		return; /* a child of the caller that is not a tracee */
+	if (!tracee_add(t, tid, PHASE_NEW)) {
+		/* Cannot track it: better let it go than hold it. */
+		t->error = t->error ? t->error : -ENOMEM;
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return;
+	}
+	dispatch_event(t, tid, status);
+}
+
+static void dispatch_event(struct target *t, pid_t tid, int status)
+{
+	struct tracee *th = tracee_find(t, tid);
+	int sig = WSTOPSIG(status);
+
+	if (!th || th->phase == PHASE_GONE) {
+		if (!th)
+			on_unknown(t, tid, status);
+		return;
+	}
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		tracee_gone(t, th);
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	switch ((unsigned)status >> 16) {
+	case PTRACE_EVENT_STOP:
+		on_event_stop(t, th, sig);
+		break;
+	case PTRACE_EVENT_CLONE:
+		on_clone(t, th);
+		break;
+	case PTRACE_EVENT_EXEC:
+		on_exec(t, th);
+		break;
+	case 0: /* signal-delivery-stop: the signal goes on to the target */
+		resume_other_stop(t, th, sig);
+		break;
+	default:
+		resume_other_stop(t, th, 0);
+		break;
+	}
+}
+
+/* True for an awaited tracee that will never report: released already, or
+ * the leader, whose exit the kernel holds back while other threads live. */
+static bool tracee_vanished(const struct target *t, const struct tracee *th)
+{
+	char buf[512];
+	struct proc_stat st;
+	ssize_t n;
+
+	n = tracee_read(t, th, FILE_STAT, buf, sizeof(buf));
+	if (n == -ESRCH || n == -ENOENT)
+		return true;
+	if (n < 0 || procfs_parse_stat(buf, (size_t)n, &st) < 0)
+		return false;
+	return th->tid == t->pid && (st.state == 'Z' || st.state == 'X');
+}
+
+/* Drops awaited tracees that vanished; true if the leader is awaited. */
+static bool sweep_vanished(struct target *t)
+{
+	bool leader_awaited = false;
+
+	for (size_t i = 0; i < t->n && t->awaited; i++) {
+		struct tracee *th = t->threads[i];
+
+		/* Other awaited tracees report their exit like any stop. */
+		if (!phase_awaited(th->phase) ||
+		    (th->tid != t->pid && th->phase != PHASE_EXITING))
+			continue;
+		if (tracee_vanished(t, th))
+			tracee_gone(t, th);
+		else if (th->tid == t->pid)
+			leader_awaited = true;
+	}
+	return leader_awaited;
+}
+
+/*
+ * Waits for the next report.  A blocking wait is safe only when every
+ * awaited tracee is sure to report: a leader that exits while other
+ * threads live is not reported until they are gone, so while the leader is
+ * awaited this polls, checking whether it became a zombie.
+ */
+static pid_t wait_event(struct target *t, int *ret_status)
+{
+	long backoff_ns = 10000;
+
+	for (;;) {
+		pid_t tid = waitpid(-1, ret_status, __WALL | WNOHANG);
+
+		if (tid > 0)
+			return tid;
+		if (tid < 0 && errno == EINTR)
+			continue;
+		if (tid < 0)
+			return -errno;
+		if (!sweep_vanished(t)) {
+			if (t->awaited == 0)
+				return 0;
+			tid = waitpid(-1, ret_status, __WALL);
+			if (tid < 0 && errno == EINTR)
+				continue;
+			return tid < 0 ? -errno : tid;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0,
+				&(struct timespec){0, backoff_ns}, NULL);
+		if (backoff_ns < 1000000)
+			backoff_ns *= 2;
+	}
+}
+
+/* Runs the event loop until no tracee is owed a report. */
+static void await_reports(struct target *t)
+{
+	while (t->awaited) {
+		int status;
+		pid_t tid = wait_event(t, &status);
+
+		if (tid > 0) {
+			dispatch_event(t, tid, status);
+			continue;
+		}
+		if (tid == 0)
+			break;
+		/* ECHILD: no tracee is left to report anything. */
+		for (size_t i = 0; i < t->n; i++) {
+			if (phase_awaited(t->threads[i]->phase))
+				tracee_gone(t, t->threads[i]);
+		}
+	}
+}
+
+/* Answers every stop already reported (clones, signals, group-stops that
+ * arrived between snapshots), and the first stops of new threads. */
+static void drain_reports(struct target *t)
+{
+	for (;;) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (tid > 0)
+			dispatch_event(t, tid, status);
+		else if (!(tid < 0 && errno == EINTR))
+			break;
+	}
+	await_reports(t);
+}
+
+/* Asks th to stop; a tracee that cannot be interrupted is dying. */
+static void tracee_interrupt(struct target *t, struct tracee *th,
+			     enum tracee_phase phase)
+{
+	th->interrupt_ns = now_ns();
+	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0) {
+		set_phase(t, th, phase);
+		return;
+	}
+	if (phase == PHASE_CAPTURE)
+		t->lost++;
+	set_phase(t, th, errno == ESRCH ? PHASE_EXITING : PHASE_GONE);
+}
+
+/* ---- attach ---- */
+
+static int read_status_at(int dirfd, const char *path, struct proc_status *st)
+{
+	char buf[4096];
+	ssize_t n = procfs_read_file(dirfd, path, buf, sizeof(buf));
+
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	return procfs_parse_status(buf, (size_t)n, st);
+}
+
+static int read_stat_at(int dirfd, const char *path, struct proc_stat *st)
+{
+	char buf[1024];
+	ssize_t n = procfs_read_file(dirfd, path, buf, sizeof(buf));
+
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	return procfs_parse_stat(buf, (size_t)n, st);
+}
+
+static int open_proc_dir(pid_t pid, int *ret_fd)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+/*
+ * Opens /proc of the process holding pid.  A tid that is not a leader
+ * names its whole process: profiling one thread alone would still stop
+ * and hold its siblings' shared state, and users pass what top -H shows.
+ */
+static int open_process(pid_t pid, int *ret_fd, pid_t *ret_tgid)
+{
+	struct proc_status status;
+	struct proc_stat stat;
+	int fd = -1, r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	r = open_proc_dir(pid, &fd);
+	if (r < 0)
+		return r;
+	r = read_status_at(fd, "status", &status);
+	if (r == 0 && status.tgid != pid) {
+		close(fd);
+		pid = status.tgid;
+		r = open_proc_dir(pid, &fd);
+		if (r < 0)
+			return r;
+		r = read_status_at(fd, "status", &status);
+	}
+	if (r == 0)
+		r = read_stat_at(fd, "stat", &stat);
+	if (r == 0 && (stat.flags & PF_KTHREAD))
+		r = -EINVAL;
+	/* A zombie leader with live threads is still a process to profile. */
+	if (r == 0 && (stat.state == 'Z' || stat.state == 'X') &&
+	    status.threads <= 1)
+		r = -ECHILD;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	*ret_tgid = pid;
+	return 0;
+}
+
+static int parse_tid(const char *name, pid_t *ret)
+{
+	long v = 0;
+
+	if (!*name)
+		return -EINVAL;
+	for (const char *p = name; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (INT_MAX - (*p - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (*p - '0');
+	}
+	*ret = (pid_t)v;
+	return 0;
+}
+
+/* PTRACE_SEIZE refused: tell a thread traced by us already (born of a
+ * seized thread) and a zombie leader from a real refusal. */
+static int seize_refused(struct target *t, pid_t tid, int err)
+{
+	char path[64];
+	struct proc_status status;
+	struct proc_stat stat;
+
+	if (err == ESRCH)
+		return 0;
+	if (err != EPERM)
+		return -err;
+	snprintf(path, sizeof(path), "%d/status", (int)tid);
+	if (read_status_at(t->task_fd, path, &status) == 0 &&
+	    status.tracer_pid == getpid())
+		return tracee_add(t, tid, PHASE_NEW) ? 1 : -ENOMEM;
+	snprintf(path, sizeof(path), "%d/stat", (int)tid);
+	if (read_stat_at(t->task_fd, path, &stat) == 0 &&
+	    (stat.state == 'Z' || stat.state == 'X'))
+		return 0;
+	return -EPERM;
+}
+
+/* Seizes every listed thread not seized yet; *ret_added counts them. */
+static int seize_listed(struct target *t, size_t *ret_added)
+{
+	size_t added = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd, r = 0;
+
+	fd = openat(t->task_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (r >= 0 && (de = readdir(dir))) {
+		pid_t tid;
+
+		if (parse_tid(de->d_name, &tid) < 0 || tracee_find(t, tid))
+			continue;
+		if (ptrace(PTRACE_SEIZE, tid, 0, SEIZE_OPTIONS) == 0)
+			r = tracee_add(t, tid, PHASE_RUNNING) ? 1 : -ENOMEM;
+		else
+			r = seize_refused(t, tid, errno);
+		if (r > 0)
+			added++;
+	}
+	closedir(dir);
+	*ret_added = added;
+	return r < 0 ? r : 0;
+}
+
+/* Threads born during a scan may be missed by it; scan until stable. */
+static int seize_all(struct target *t)
+{
+	size_t added;
+	int r;
+
+	do {
+		r = seize_listed(t, &added);
+		if (r < 0)
+			return r;
+	} while (added);
+	return t->n ? 0 : -ECHILD;
+}
+
+int target_attach(pid_t pid, const struct target_options *opts,
+		  struct target **ret_target)
+{
+	struct target *t;
+	int r;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->task_fd = -1;
+	r = open_process(pid, &t->proc_fd, &t->pid);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	t->batch_size = opts && opts->batch_size ? opts->batch_size
+						 : DEFAULT_BATCH_SIZE;
+	t->max_stack =
+		opts && opts->max_stack ? opts->max_stack : DEFAULT_MAX_STACK;
+	t->scratch = malloc(t->max_stack);
+	t->task_fd =
+		openat(t->proc_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!t->scratch) {
+		r = -ENOMEM;
+	} else if (t->task_fd < 0) {
+		r = errno == ENOENT ? -ESRCH : -errno;
+	} else {
+		/* Fault it in now, not while a thread waits on its copy. */
+		memset(t->scratch, 0, t->max_stack);
+		r = seize_all(t);
+	}
+	if (r == 0) {
+		/* A stopped target reports its group-stop at once. */
+		drain_reports(t);
+		r = t->error;
+	}
+	if (r < 0) {
+		target_detach(t);
+		return r;
+	}
+	*ret_target = t;
+	return 0;
+}
+
+pid_t target_pid(const struct target *target)
+{
+	return target->pid;
+}
+
+/* ---- snapshot ---- */
+
+static void copy_line(char *dst, size_t size, const char *src)
+{
+	size_t len = strcspn(src, "\n");
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static int read_thread_info(const struct target *t, const struct tracee *th,
+			    struct thread_info *info)
+{
+	char buf[1024];
+	struct proc_stat stat;
+	ssize_t n;
+
+	info->tid = th->tid;
+	info->state = '?';
+	info->syscall.nr = -1;
+	n = tracee_read(t, th, FILE_STAT, buf, sizeof(buf));
+	if (n == -ESRCH || n == -ENOENT)
+		return -ESRCH;
+	if (n > 0 && procfs_parse_stat(buf, (size_t)n, &stat) == 0)
+		info->state = stat.state;
+	/* Held with PTRACE_LISTEN, a SIGSTOPped thread reads as traced. */
+	if (th->phase == PHASE_LISTENING && info->state == 't')
+		info->state = 'T';
+	if (tracee_read(t, th, FILE_COMM, buf, sizeof(buf)) > 0)
+		copy_line(info->name, sizeof(info->name), buf);
+	/* The kernel writes "0" where it hides or has no wait channel. */
+	if (tracee_read(t, th, FILE_WCHAN, buf, sizeof(buf)) > 0 &&
+	    strcmp(buf, "0") != 0)
+		copy_line(info->wchan, sizeof(info->wchan), buf);
+	n = tracee_read(t, th, FILE_SYSCALL, buf, sizeof(buf));
+	if (n > 0)
+		procfs_parse_syscall(buf, (size_t)n, &info->syscall);
+	if (info->syscall.nr == SYS_restart_syscall && th->restarted_nr >= 0 &&
+	    info->syscall.sp == th->restarted_sp)
+		info->syscall.nr = th->restarted_nr;
+	n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
+	if (n > 0)
+		procfs_parse_schedstat(buf, (size_t)n, &info->sched);
+	return 0;
+}
+
+/* One sample per live tracee, info read while nothing is stopped. */
+static int prepare_samples(struct target *t, struct sample_set *set)
+{
+	set->samples = calloc(t->n ? t->n : 1, sizeof(*set->samples));
+	if (!set->samples)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		struct tracee *th = t->threads[i];
+		struct raw_sample *s = &set->samples[set->n];
+
+		if (th->phase != PHASE_RUNNING && th->phase != PHASE_LISTENING)
+			continue;
+		if (read_thread_info(t, th, &s->info) < 0) {
+			memset(s, 0, sizeof(*s));
+			t->lost++;
+			continue;
+		}
+		th->sample = s;
+		set->n++;
+	}
+	return 0;
+}
+
+/* Stops the tracees of samples [first, first + count), captures each as
+ * it stops, and returns when all are running again. */
+static void capture_batch(struct target *t, struct sample_set *set,
+			  size_t first, size_t count)
+{
+	for (size_t i = first; i < first + count; i++) {
+		struct tracee *th = tracee_find(t, set->samples[i].info.tid);
+
+		if (th && th->sample &&
+		    (th->phase == PHASE_RUNNING ||
+		     th->phase == PHASE_LISTENING))
+			tracee_interrupt(t, th, PHASE_CAPTURE);
+	}
+	await_reports(t);
+}
+
+int target_snapshot(struct target *target, struct sample_set *ret_set)
+{
+	struct target *t = target;
+	struct sample_set set = {0};
+	int r;
+
+	t->lost = 0;
+	t->error = 0;
+	drain_reports(t);
+	tracee_compact(t);
+	if (t->n == 0)
+		return -ESRCH;
+	procfs_maps_release(&t->maps);
+	/* Without maps a stack copy is bounded by max_stack alone. */
+	procfs_read_maps(t->pid, &t->maps);
+	r = prepare_samples(t, &set);
+	for (size_t i = 0; r == 0 && i < set.n; i += t->batch_size) {
+		size_t count = set.n - i;
+
+		capture_batch(t, &set, i,
+			      count < t->batch_size ? count : t->batch_size);
+	}
+	for (size_t i = 0; i < t->n; i++)
+		t->threads[i]->sample = NULL;
+	tracee_compact(t);
+	if (r == 0)
+		r = t->error;
+	if (r < 0) {
+		sample_set_release(&set);
+		return r;
+	}
+	set.lost = t->lost;
+	*ret_set = set;
+	return 0;
+}
+
+void sample_set_release(struct sample_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		free(set->samples[i].stack);
+	free(set->samples);
+	set->samples = NULL;
+	set->n = 0;
+	set->lost = 0;
+}
+
+/* ---- detach ---- */
+
+/* Stops up to batch_size attached tracees for detaching; false if none. */
+static bool detach_batch(struct target *t)
+{
+	unsigned stopped = 0;
+
+	for (size_t i = 0; i < t->n && stopped < t->batch_size; i++) {
+		struct tracee *th = t->threads[i];
+
+		/* A running or listening tracee cannot be detached until it
+		 * is in a ptrace stop. */
+		if (th->phase != PHASE_RUNNING && th->phase != PHASE_LISTENING)
+			continue;
+		tracee_interrupt(t, th, PHASE_DETACH);
+		stopped++;
+	}
+	await_reports(t);
+	return stopped > 0;
+}
+
+void target_detach(struct target *target)
+{
+	struct target *t = target;
+
+	if (!t)
+		return;
+	t->detaching = true;
+	if (t->batch_size == 0)
+		t->batch_size = DEFAULT_BATCH_SIZE;
+	drain_reports(t);
+	while (detach_batch(t))
+		;
+	for (size_t i = 0; i < t->n; i++) {
+		tracee_close_files(t->threads[i]);
+		free(t->threads[i]);
+	}
+	free(t->threads);
+	procfs_maps_release(&t->maps);
+	free(t->scratch);
+	if (t->task_fd >= 0)
+		close(t->task_fd);
+	if (t->proc_fd >= 0)
+		close(t->proc_fd);
+	free(t);
+}
+
+/* ---- explaining EPERM ---- */
+
+static int read_int_file(const char *path, long *ret)
+{
+	char buf[32], *end;
+	ssize_t n = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
+	long v;
+
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || end == buf || (*end && *end != '\n'))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static bool have_cap_sys_ptrace(void)
+{
+	struct proc_status self;
+
+	if (read_status_at(AT_FDCWD, "/proc/self/status", &self) < 0)
+		return false;
+	return self.cap_effective & (1ull << CAP_SYS_PTRACE_BIT);
+}
+
+static void explain_tracer(pid_t tracer, char *buf, size_t size)
+{
+	char path[64], comm[PROC_COMM_MAX + 1] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)tracer);
+	if (procfs_read_file(AT_FDCWD, path, comm, sizeof(comm)) > 0)
+		comm[strcspn(comm, "\n")] = '\0';
+	if (comm[0])
+		snprintf(buf, size, "already traced by pid %d (%s)",
+			 (int)tracer, comm);
+	else
+		snprintf(buf, size, "already traced by pid %d", (int)tracer);
+}
+
+/* Yama's ptrace_scope: 1 lets only ancestors trace without the capability,
+ * 2 only holders of CAP_SYS_PTRACE, 3 nobody. */
+static bool explain_yama(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	struct proc_stat stat;
+	long scope = 0;
+
+	if (read_int_file("/proc/sys/kernel/yama/ptrace_scope", &scope) < 0 ||
+	    scope < 1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (scope == 1 && read_stat_at(AT_FDCWD, path, &stat) == 0 &&
+	    stat.ppid == getpid())
+		return false;
+	if (scope < 3 && have_cap_sys_ptrace())
+		return false;
+	if (scope >= 3)
+		snprintf(buf, size,
+			 "kernel.yama.ptrace_scope is %ld: no process may be "
+			 "traced",
+			 scope);
+	else
+		snprintf(buf, size,
+			 "kernel.yama.ptrace_scope is %ld; run with "
+			 "CAP_SYS_PTRACE (e.g. as root)%s",
+			 scope,
+			 scope == 1 ? " or set it to 0 with sysctl" : "");
+	return true;
+}
+
+const char *target_explain_eperm(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	struct proc_status status;
+	bool have_status;
+
+	if (!buf || size == 0)
+		return "";
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	have_status = read_status_at(AT_FDCWD, path, &status) == 0;
+	if (have_status && status.tracer_pid != 0) {
+		explain_tracer(status.tracer_pid, buf, size);
+		return buf;
+	}
+	if (explain_yama(pid, buf, size))
+		return buf;
+	if (have_status && status.uid_real != geteuid() &&
+	    !have_cap_sys_ptrace()) {
+		snprintf(buf, size,
+			 "owned by uid %u; run as that user or with "
+			 "CAP_SYS_PTRACE",
+			 (unsigned)status.uid_real);
+		return buf;
+	}
+	snprintf(buf, size,
+		 "permission denied by the kernel (a set-user-id or "
+		 "non-dumpable process, or a security module)");
+	return buf;
+}

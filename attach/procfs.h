@@ -51,6 +51,7 @@ struct proc_status {
 	pid_t tracer_pid;
 	uid_t uid_real, uid_effective;
 	unsigned threads;
+	uint64_t cap_effective; /* CapEff bits; 0 when the line is absent */
 };
 int procfs_parse_status(const char *buf, size_t len, struct proc_status *ret);
 

@@ -14,6 +14,7 @@
 
 #include "attach/attach.h"
 #include "cmd/commands.h"
+#include "cmd/pipeline.h"
 #include "cmd/util.h"
 #include "config.h"
 #include "pprofout/profile.h"
@@ -231,79 +232,46 @@ out:
 	return r;
 }
 
-static const char *wait_name(const struct thread_info *info, char *buf,
-			     size_t size)
-{
-	const char *name;
-
-	if (info->syscall.running || info->syscall.nr < 0)
-		return NULL;
-	name = procfs_syscall_name(info->syscall.nr);
-	if (name)
-		return name;
-	snprintf(buf, size, "syscall_%ld", info->syscall.nr);
-	return buf;
-}
-
-struct pipeline {
-	struct addrspace *as;
-	struct unwinder *unwinder;
-	struct symbolizer *symbolizer;
-	struct profile *profile;
-	struct frame frames[UNWIND_MAX_FRAMES];
-	const struct sym_location *stack[UNWIND_MAX_FRAMES];
-	size_t cut_stacks;
-};
-
 /* Unwinds and symbolizes one thread and adds it to the profile. */
-static int add_thread(struct pipeline *p, const struct raw_sample *sample,
-		      bool merge)
+static int add_thread(struct pipeline *p, struct profile *profile,
+		      const struct raw_sample *sample, bool merge)
 {
-	const struct thread_info *info = &sample->info;
-	struct label labels[4];
-	size_t nframes = 0, nlabels = 0;
+	struct label labels[PIPELINE_LABELS];
 	const int64_t one = 1;
+	size_t depth, nlabels;
 	char buf[32];
-	const char *wait;
+	int r;
 
-	if (sample->captured &&
-	    unwinder_unwind(p->unwinder, sample, p->frames, UNWIND_MAX_FRAMES,
-			    &nframes) < 0)
-		p->cut_stacks++;
-	for (size_t i = 0; i < nframes; i++) {
-		p->stack[i] = symbolizer_lookup(p->symbolizer, &p->frames[i]);
-		if (!p->stack[i])
-			return -ENOMEM;
-	}
-	labels[nlabels++] =
-		(struct label){.key = LABEL_THREAD_ID, .num = info->tid};
-	labels[nlabels++] =
-		(struct label){.key = LABEL_THREAD_NAME, .str = info->name};
-	labels[nlabels++] = (struct label){
-		.key = LABEL_STATE, .str = procfs_state_name(info->state)};
-	wait = wait_name(info, buf, sizeof(buf));
-	if (wait)
-		labels[nlabels++] =
-			(struct label){.key = LABEL_WAIT, .str = wait};
-	return profile_add(p->profile, p->stack, nframes, &one, labels, nlabels,
+	r = pipeline_stack(p, sample, &depth);
+	if (r < 0)
+		return r;
+	nlabels = pipeline_labels(&sample->info, labels, buf, sizeof(buf));
+	return profile_add(profile, p->stack, depth, &one, labels, nlabels,
 			   merge);
 }
 
 static int build_profile(struct pipeline *p, const struct sample_set *set,
-			 const struct threads_options *opts)
+			 pid_t pid, int64_t time_nanos,
+			 const struct threads_options *opts,
+			 struct profile **ret_profile)
 {
 	static const struct value_type threads_count = {"threads", "count"};
-	char comment[64];
+	struct profile *profile;
 	int r;
 
-	p->profile = profile_new(&threads_count, 1, NULL, 0);
-	if (!p->profile)
+	profile = profile_new(&threads_count, 1, NULL, 0);
+	if (!profile)
 		return -ENOMEM;
-	snprintf(comment, sizeof(comment), "cprof %s", CPROF_VERSION);
-	r = profile_add_comment(p->profile, comment);
+	profile_set_time(profile, time_nanos, 0);
+	r = pipeline_comment(profile, pid);
 	for (size_t i = 0; i < set->n && r >= 0; i++)
-		r = add_thread(p, &set->samples[i], opts->debug != 2);
-	return r;
+		r = add_thread(p, profile, &set->samples[i], opts->debug != 2);
+	if (r < 0) {
+		profile_free(profile);
+		return r;
+	}
+	*ret_profile = profile;
+	return 0;
 }
 
 static int write_profile(const struct profile *profile, struct output *out,
@@ -349,7 +317,10 @@ int cmd_threads(int argc, char **argv)
 	struct threads_options opts;
 	struct sample_set set = {0};
 	struct pipeline p = {0};
+	struct profile *profile = NULL;
+	struct addrspace *as = NULL;
 	struct output out = {0};
+	int64_t time_nanos;
 	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
@@ -361,13 +332,13 @@ int cmd_threads(int argc, char **argv)
 		cprof_error_errno(r, "cannot create '%s'", opts.output);
 		return EXIT_FAIL;
 	}
-	if (capture(opts.pid, &p.as, &set) < 0)
+	time_nanos = realtime_ns();
+	if (capture(opts.pid, &as, &set) < 0)
 		goto cleanup;
-	r = unwinder_new(opts.unwinder, p.as, &p.unwinder);
+	r = pipeline_init(&p, as, opts.unwinder);
 	if (r >= 0)
-		r = symbolizer_new(p.as, &p.symbolizer);
-	if (r >= 0)
-		r = build_profile(&p, &set, &opts);
+		r = build_profile(&p, &set, opts.pid, time_nanos, &opts,
+				  &profile);
 	if (r < 0) {
 		cprof_error_errno(r, "pid %d: cannot build the profile",
 				  opts.pid);
@@ -375,15 +346,13 @@ int cmd_threads(int argc, char **argv)
 	}
 	if (opts.stats)
 		print_stats(&set, p.cut_stacks);
-	if (write_profile(p.profile, &out, &opts) < 0)
+	if (write_profile(profile, &out, &opts) < 0)
 		goto cleanup;
 	ret = (set.lost || p.cut_stacks) ? EXIT_PARTIAL : EXIT_ALL;
 cleanup:
 	output_abort(&out);
-	profile_free(p.profile);
-	symbolizer_free(p.symbolizer);
-	unwinder_free(p.unwinder);
-	addrspace_free(p.as);
+	profile_free(profile);
+	pipeline_release(&p);
 	sample_set_release(&set);
 	return ret;
 }

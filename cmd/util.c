@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void vreport(int err, const char *fmt, va_list ap)
@@ -148,4 +149,22 @@ void output_abort(struct output *out)
 bool stderr_is_tty(void)
 {
 	return isatty(STDERR_FILENO) == 1;
+}
+
+static int64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t realtime_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+int64_t monotonic_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }

@@ -5,6 +5,7 @@
 #define CPROF_CMD_UTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -44,6 +45,10 @@ int output_open(struct output *out, const char *path);
 int output_commit(struct output *out);
 /* Removes the temporary file; safe after a failed or no open. */
 void output_abort(struct output *out);
+
+/* CLOCK_REALTIME and CLOCK_MONOTONIC in nanoseconds. */
+int64_t realtime_ns(void);
+int64_t monotonic_ns(void);
 
 /* Whether stderr is a terminal: progress lines are shown only then. */
 bool stderr_is_tty(void);
