@@ -5,5 +5,6 @@
 #define CPROF_CMD_COMMANDS_H
 
 int cmd_threads(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 
 #endif

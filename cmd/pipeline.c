@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "cmd/util.h"
 #include "config.h"
 
 int pipeline_init(struct pipeline *p, struct addrspace *as,
@@ -30,13 +31,37 @@ void pipeline_release(struct pipeline *p)
 	*p = (struct pipeline){0};
 }
 
+static bool stack_leaves_modules(struct pipeline *p, size_t depth)
+{
+	for (size_t i = 0; i < depth; i++)
+		if (!addrspace_module_at(p->as, p->frames[i].pc))
+			return true;
+	return false;
+}
+
+static int unwind(struct pipeline *p, const struct raw_sample *sample,
+		  size_t *ret_depth)
+{
+	int r;
+
+	r = unwinder_unwind(p->unwinder, sample, p->frames, UNWIND_MAX_FRAMES,
+			    ret_depth);
+	if (!p->may_refresh || !stack_leaves_modules(p, *ret_depth))
+		return r;
+	/* A library loaded since the maps were read: read them again. */
+	p->may_refresh = false;
+	if (addrspace_refresh(p->as) < 0)
+		return r;
+	return unwinder_unwind(p->unwinder, sample, p->frames,
+			       UNWIND_MAX_FRAMES, ret_depth);
+}
+
 int pipeline_stack(struct pipeline *p, const struct raw_sample *sample,
 		   size_t *ret_depth)
 {
 	size_t depth = 0;
 
-	if (sample->captured && unwinder_unwind(p->unwinder, sample, p->frames,
-						UNWIND_MAX_FRAMES, &depth) < 0)
+	if (sample->captured && unwind(p, sample, &depth) < 0)
 		p->cut_stacks++;
 	for (size_t i = 0; i < depth; i++) {
 		p->stack[i] = symbolizer_lookup(p->symbolizer, &p->frames[i]);
@@ -95,4 +120,32 @@ int pipeline_comment(struct profile *profile, pid_t pid)
 	exe[len] = '\0';
 	snprintf(comment, sizeof(comment), "executable: %s", exe);
 	return profile_add_comment(profile, comment);
+}
+
+void report_target_error(pid_t pid, int err)
+{
+	char why[256];
+
+	switch (err) {
+	case -ESRCH:
+		cprof_error("pid %d: no such process", pid);
+		break;
+	case -ECHILD:
+		cprof_error("pid %d: process is a zombie; it has exited and "
+			    "waits for its parent to reap it",
+			    pid);
+		break;
+	case -EINVAL:
+		cprof_error("pid %d: a kernel thread has no user stack to "
+			    "show",
+			    pid);
+		break;
+	case -EPERM:
+		cprof_error("pid %d: ptrace not permitted: %s; or start it "
+			    "under cprof with 'cprof record -- COMMAND'",
+			    pid, target_explain_eperm(pid, why, sizeof(why)));
+		break;
+	default:
+		cprof_error_errno(err, "pid %d: cannot attach", pid);
+	}
 }

@@ -17,6 +17,9 @@ struct pipeline {
 	struct unwinder *unwinder;
 	struct symbolizer *symbolizer;
 	size_t cut_stacks; /* unwinds that ended early */
+	/* Set by the caller when the maps may be re-read once more (after a
+	 * dlopen, a PC lies in no known module); cleared when they are. */
+	bool may_refresh;
 	struct frame frames[UNWIND_MAX_FRAMES];
 	const struct sym_location *stack[UNWIND_MAX_FRAMES];
 };
@@ -37,6 +40,9 @@ int pipeline_stack(struct pipeline *p, const struct raw_sample *sample,
 #define PIPELINE_LABELS 4
 size_t pipeline_labels(const struct thread_info *info, struct label *labels,
 		       char *buf, size_t size);
+
+/* The one error line for a target cprof could not attach to. */
+void report_target_error(pid_t pid, int err);
 
 /* Adds "cprof VERSION" and the target's executable as comments: never
  * its command line or environment, which may hold secrets. */

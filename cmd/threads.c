@@ -112,23 +112,6 @@ static int parse_option(int opt, struct threads_options *opts)
 	}
 }
 
-/* getopt's own messages would name "threads", not cprof. */
-static void report_bad_option(int opt, char **argv)
-{
-	const char *arg = argv[optind - 1];
-	bool is_long = arg[0] == '-' && arg[1] == '-';
-
-	if (opt == ':' && is_long)
-		cprof_error("option '%s' needs a value", arg);
-	else if (opt == ':')
-		cprof_error("option '-%c' needs a value", optopt);
-	else if (is_long)
-		cprof_error("unknown option '%s'", arg);
-	else
-		cprof_error("unknown option '-%c'", optopt);
-	fputs(threads_usage, stderr);
-}
-
 /* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */
 static int parse_options(int argc, char **argv, struct threads_options *opts)
 {
@@ -145,7 +128,8 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 			return 1;
 		}
 		if (opt == '?' || opt == ':') {
-			report_bad_option(opt, argv);
+			report_bad_option(opt, argv, optind, optopt);
+			fputs(threads_usage, stderr);
 			return -EINVAL;
 		}
 		if (parse_option(opt, opts) < 0)
@@ -162,34 +146,6 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 	if (opts->debug == 0 && !opts->output && isatty(STDOUT_FILENO) == 1)
 		opts->output = "threads.prof";
 	return 0;
-}
-
-static void report_attach_error(pid_t pid, int err)
-{
-	char why[256];
-
-	switch (err) {
-	case -ESRCH:
-		cprof_error("pid %d: no such process", pid);
-		break;
-	case -ECHILD:
-		cprof_error("pid %d: process is a zombie; it has exited and "
-			    "waits for its parent to reap it",
-			    pid);
-		break;
-	case -EINVAL:
-		cprof_error("pid %d: a kernel thread has no user stack to "
-			    "show",
-			    pid);
-		break;
-	case -EPERM:
-		cprof_error("pid %d: ptrace not permitted: %s; or start it "
-			    "under cprof with 'cprof record -- COMMAND'",
-			    pid, target_explain_eperm(pid, why, sizeof(why)));
-		break;
-	default:
-		cprof_error_errno(err, "pid %d: cannot attach", pid);
-	}
 }
 
 /*
@@ -214,7 +170,7 @@ static int capture(pid_t pid, struct addrspace **ret_as,
 	sigprocmask(SIG_BLOCK, &fatal, &saved);
 	r = target_attach(pid, NULL, &target);
 	if (r < 0) {
-		report_attach_error(pid, r);
+		report_target_error(pid, r);
 		goto out;
 	}
 	r = addrspace_open(target_pid(target), ret_as);

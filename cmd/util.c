@@ -168,3 +168,18 @@ int64_t monotonic_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
 }
+
+void report_bad_option(int opt, char **argv, int next_index, int bad_char)
+{
+	const char *arg = argv[next_index - 1];
+	bool is_long = arg[0] == '-' && arg[1] == '-';
+
+	if (opt == ':' && is_long)
+		cprof_error("option '%s' needs a value", arg);
+	else if (opt == ':')
+		cprof_error("option '-%c' needs a value", bad_char);
+	else if (is_long)
+		cprof_error("unknown option '%s'", arg);
+	else
+		cprof_error("unknown option '-%c'", bad_char);
+}

@@ -46,6 +46,10 @@ int output_commit(struct output *out);
 /* Removes the temporary file; safe after a failed or no open. */
 void output_abort(struct output *out);
 
+/* One line for an option getopt refused ('?' unknown, ':' no value),
+ * naming cprof rather than the subcommand. */
+void report_bad_option(int opt, char **argv, int next_index, int bad_char);
+
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in nanoseconds. */
 int64_t realtime_ns(void);
 int64_t monotonic_ns(void);

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cprof record: a sampled CPU or wall-clock profile, like Go's 30-second
+ * CPU profile, of a running process or of a command cprof starts.
+ *
+ * The threads stay seized for the whole run.  At each tick cprof reads
+ * /proc for every thread, stops only those the mode needs (cpu: the ones
+ * running; wall: the ones that ran since their last capture), copies
+ * registers and stack, resumes them, and only then unwinds.  Between ticks
+ * it sleeps on a signalfd, so a ptrace report (a signal for the target, a
+ * new thread) is answered at once and Ctrl-C, SIGTERM or SIGHUP end the run
+ * with the profile written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "attach/attach.h"
+#include "cmd/commands.h"
+#include "cmd/pipeline.h"
+#include "cmd/record.h"
+#include "cmd/util.h"
+
+static const char record_usage[] =
+	"usage: cprof record -p PID [-s SECONDS] [-F HZ] [-o FILE]\n"
+	"                    [--mode=cpu|wall] [--format=pprof|folded|top]\n"
+	"                    [--unwinder=libdw|libunwind] [--stats]\n"
+	"       cprof record [options] -- COMMAND [ARGS...]\n";
+
+static const char record_help[] =
+	"\n"
+	"Sample the stacks of process PID, or of COMMAND started under cprof,\n"
+	"and write a profile.\n"
+	"\n"
+	"  -p, --pid PID          the process (a thread id names its process)\n"
+	"  -s, --seconds N        how long to record (default 30; with a\n"
+	"                         COMMAND, until it exits); Ctrl-C ends early\n"
+	"                         and still writes the profile\n"
+	"  -F, --frequency HZ     samples per second per thread (default 100)\n"
+	"      --mode=MODE        cpu (default): running threads, weighed by\n"
+	"                         the CPU time they used; wall: every thread,\n"
+	"                         labelled with its state and wait\n"
+	"  -o, --output FILE      write to FILE (default: stdout; pprof to a\n"
+	"                         terminal goes to cpu.prof or wall.prof)\n"
+	"      --format=FORMAT    pprof (default), folded or top\n"
+	"      --unwinder=NAME    libdw (default) or libunwind\n"
+	"      --stats            sampling figures on stderr\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Exit status: 0 profile written, 2 failure, 64 usage error; with a\n"
+	"COMMAND, the command's own exit status.\n";
+
+enum {
+	OPT_MODE = 256,
+	OPT_FORMAT,
+	OPT_UNWINDER,
+	OPT_STATS
+};
+
+static const struct option record_longopts[] = {
+	{"pid", required_argument, NULL, 'p'},
+	{"seconds", required_argument, NULL, 's'},
+	{"frequency", required_argument, NULL, 'F'},
+	{"output", required_argument, NULL, 'o'},
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"unwinder", required_argument, NULL, OPT_UNWINDER},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char *const mode_names[] = {
+	[MODE_CPU] = "cpu", [MODE_WALL] = "wall"};
+static const char *const format_names[] = {[FORMAT_PPROF] = "pprof",
+					   [FORMAT_FOLDED] = "folded",
+					   [FORMAT_TOP] = "top"};
+
+static int parse_name(const char *text, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(text, names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+/* Seconds may have a fraction: "-s 0.5" is half a second. */
+static int parse_seconds(const char *text, int64_t *ret_ns)
+{
+	char *end;
+	double seconds;
+
+	if (!text || *text < '0' || *text > '9')
+		return -EINVAL;
+	errno = 0;
+	seconds = strtod(text, &end);
+	if (errno || *end || !isfinite(seconds) || seconds <= 0 ||
+	    seconds > 365.0 * 86400)
+		return -ERANGE;
+	*ret_ns = (int64_t)(seconds * 1e9);
+	return *ret_ns > 0 ? 0 : -ERANGE;
+}
+
+static int parse_option(int opt, struct record_options *opts)
+{
+	unsigned long value;
+	int index;
+
+	switch (opt) {
+	case 'p':
+		if (parse_pid(optarg, &opts->pid) < 0)
+			goto invalid;
+		return 0;
+	case 's':
+		if (parse_seconds(optarg, &opts->duration_ns) < 0)
+			goto invalid;
+		return 0;
+	case 'F':
+		if (parse_ulong(optarg, 1, RECORD_MAX_HZ, &value) < 0) {
+			cprof_error("invalid -F '%s': use 1 to %d samples per "
+				    "second",
+				    optarg, RECORD_MAX_HZ);
+			return -EINVAL;
+		}
+		opts->hz = value;
+		return 0;
+	case 'o':
+		opts->output = optarg;
+		return 0;
+	case OPT_MODE:
+		index = parse_name(optarg, mode_names, 2);
+		if (index < 0) {
+			cprof_error("invalid --mode '%s': use cpu or wall",
+				    optarg);
+			return -EINVAL;
+		}
+		opts->mode = index;
+		return 0;
+	case OPT_FORMAT:
+		index = parse_name(optarg, format_names, 3);
+		if (index < 0) {
+			cprof_error("invalid --format '%s': use pprof, folded "
+				    "or top",
+				    optarg);
+			return -EINVAL;
+		}
+		opts->format = index;
+		return 0;
+	case OPT_UNWINDER:
+		if (unwinder_kind_parse(optarg, &opts->unwinder) < 0) {
+			cprof_error("invalid --unwinder '%s': use libdw or "
+				    "libunwind",
+				    optarg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_STATS:
+		opts->stats = true;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+invalid:
+	cprof_error("invalid %s '%s'", opt == 'p' ? "pid" : "-s", optarg);
+	return -EINVAL;
+}
+
+static int check_options(int argc, char **argv, struct record_options *opts)
+{
+	if (optind < argc)
+		opts->command = argv + optind;
+	if (opts->command && optind > 0 && strcmp(argv[optind - 1], "--")) {
+		cprof_error("unexpected argument '%s'; a command to run "
+			    "follows '--'",
+			    argv[optind]);
+		return -EINVAL;
+	}
+	if (opts->pid && opts->command) {
+		cprof_error("give either -p PID or a command, not both");
+		return -EINVAL;
+	}
+	if (!opts->pid && !opts->command) {
+		cprof_error("nothing to record: use -p PID or -- COMMAND");
+		return -EINVAL;
+	}
+	if (!opts->duration_ns && !opts->command)
+		opts->duration_ns = RECORD_DEFAULT_SECONDS * 1000000000LL;
+	if (opts->format == FORMAT_PPROF && !opts->output &&
+	    isatty(STDOUT_FILENO) == 1)
+		opts->output =
+			opts->mode == MODE_CPU ? "cpu.prof" : "wall.prof";
+	return 0;
+}
+
+/* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */
+static int parse_options(int argc, char **argv, struct record_options *opts)
+{
+	int opt;
+
+	*opts = (struct record_options){.hz = RECORD_DEFAULT_HZ};
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:p:s:F:o:h", record_longopts,
+				  NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(record_usage, stdout);
+			fputs(record_help, stdout);
+			return 1;
+		}
+		if (opt == '?' || opt == ':') {
+			report_bad_option(opt, argv, optind, optopt);
+			fputs(record_usage, stderr);
+			return -EINVAL;
+		}
+		if (parse_option(opt, opts) < 0)
+			return -EINVAL;
+	}
+	return check_options(argc, argv, opts);
+}
+
+static void report_attach_error(const struct record_options *opts, int err)
+{
+	if (opts->command && (err == -ENOENT || err == -EACCES))
+		cprof_error_errno(err, "cannot run '%s'", opts->command[0]);
+	else if (opts->command)
+		cprof_error_errno(err, "cannot start '%s'", opts->command[0]);
+	else
+		report_target_error(opts->pid, err);
+}
+
+/* The signals that end a run, plus SIGCHLD for ptrace reports, all read
+ * from one signalfd so the loop never runs code in a signal handler. */
+static int open_signalfd(sigset_t *ret_saved)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, ret_saved);
+	sigdelset(&mask, SIGPIPE); /* a closed pipe shows as EPIPE */
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+static int start_target(const struct record_options *opts,
+			struct target **ret_target)
+{
+	if (opts->command)
+		return target_launch(opts->command, NULL, ret_target);
+	return target_attach(opts->pid, NULL, ret_target);
+}
+
+static int write_output(const struct profile *profile, struct output *out,
+			const struct record_options *opts)
+{
+	int r;
+
+	switch (opts->format) {
+	case FORMAT_FOLDED:
+		r = profile_write_folded(profile, out->fp);
+		break;
+	case FORMAT_TOP:
+		r = profile_write_top(profile, out->fp);
+		break;
+	default:
+		r = profile_write_pprof(profile, fileno(out->fp));
+	}
+	if (r >= 0)
+		r = output_commit(out);
+	if (r < 0)
+		cprof_error_errno(r, "cannot write '%s'",
+				  opts->output ? opts->output : "stdout");
+	return r;
+}
+
+/* Launch mode: the command's status, waiting for it if the run ended
+ * first.  A command killed by a signal gives 128 + the signal. */
+static int command_status(const struct recorder *rec)
+{
+	int status = rec->exit_status;
+
+	if (!rec->target_exited && waitpid(rec->pid, &status, 0) < 0)
+		return EXIT_FAIL;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_FAIL;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_options opts;
+	struct recorder rec = {0};
+	struct output out = {0};
+	sigset_t saved_mask;
+	int ret = EXIT_FAIL, sigfd = -1, r;
+
+	r = parse_options(argc, argv, &opts);
+	if (r != 0)
+		return r > 0 ? EXIT_ALL : EXIT_USAGE;
+	r = output_open(&out, opts.output);
+	if (r < 0) {
+		cprof_error_errno(r, "cannot create '%s'", opts.output);
+		return EXIT_FAIL;
+	}
+	sigfd = open_signalfd(&saved_mask);
+	if (sigfd < 0) {
+		cprof_error_errno(sigfd, "cannot watch signals");
+		goto cleanup;
+	}
+	r = start_target(&opts, &rec.target);
+	if (r < 0) {
+		report_attach_error(&opts, r);
+		goto cleanup;
+	}
+	r = recorder_init(&rec, &opts);
+	if (r >= 0)
+		r = recorder_run(&rec, sigfd);
+	/* Detach before writing: the target owes nothing to a slow disk. */
+	recorder_detach(&rec);
+	if (r < 0) {
+		cprof_error_errno(r, "pid %d: recording failed", rec.pid);
+		goto cleanup;
+	}
+	if (opts.stats)
+		recorder_print_stats(&rec);
+	if (rec.stats.missed_ticks * 10 > rec.stats.ticks)
+		cprof_error("warning: %llu of %llu ticks missed: this machine "
+			    "cannot keep up with -F %lu here; lower it",
+			    (unsigned long long)rec.stats.missed_ticks,
+			    (unsigned long long)(rec.stats.ticks +
+						 rec.stats.missed_ticks),
+			    opts.hz);
+	if (write_output(rec.profile, &out, &opts) < 0)
+		goto cleanup;
+	ret = opts.command ? command_status(&rec) : EXIT_ALL;
+cleanup:
+	output_abort(&out);
+	recorder_release(&rec);
+	target_detach(rec.target);
+	if (sigfd >= 0)
+		close(sigfd);
+	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+	return ret;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The sampling loop behind cprof record (cmd/recorder.c), driven by the
+ * option parsing and output in cmd/record.c. */
+#ifndef CPROF_CMD_RECORD_H
+#define CPROF_CMD_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "attach/attach.h"
+#include "cmd/pipeline.h"
+#include "pprofout/profile.h"
+#include "symbolize/unwind.h"
+
+#define RECORD_DEFAULT_HZ      100
+#define RECORD_MAX_HZ	       10000
+#define RECORD_DEFAULT_SECONDS 30
+
+enum record_mode {
+	MODE_CPU,
+	MODE_WALL
+};
+enum record_format {
+	FORMAT_PPROF,
+	FORMAT_FOLDED,
+	FORMAT_TOP
+};
+
+struct record_options {
+	pid_t pid;
+	char **command;	     /* launch mode: what follows "--" */
+	int64_t duration_ns; /* 0: until the command exits */
+	unsigned long hz;
+	const char *output;
+	enum record_mode mode;
+	enum record_format format;
+	enum unwinder_kind unwinder;
+	bool stats;
+};
+
+/* What cprof remembers of a thread between ticks. */
+struct thread_memo {
+	pid_t tid;
+	uint64_t cpu_ns; /* its CPU time when last weighed (cpu mode) */
+	size_t depth;	 /* its last stack (wall mode reuses it) */
+	const struct sym_location **stack;
+};
+
+/* Pause times in log-linear buckets: 8 per power of two. */
+#define PAUSE_BUCKETS (64 * 8)
+
+struct record_stats {
+	uint64_t ticks, missed_ticks, samples, stopped, reused;
+	uint64_t pause_max_ns;
+	uint64_t pause_buckets[PAUSE_BUCKETS];
+};
+
+struct recorder {
+	const struct record_options *opts;
+	struct target *target;
+	pid_t pid;
+	struct pipeline pipeline;
+	struct profile *profile;
+	int64_t period_ns;
+	int64_t start_ns; /* CLOCK_MONOTONIC when sampling began */
+	unsigned exec_count;
+	struct thread_memo *memos; /* sorted by tid */
+	size_t nmemos;
+	bool stopped_by_signal;
+	bool target_exited;
+	int exit_status; /* launch mode, once target_exited */
+	struct record_stats stats;
+};
+
+/* Needs rec->target set; opens the address space and the profile. */
+int recorder_init(struct recorder *rec, const struct record_options *opts);
+/* Samples until the duration ends, a signal arrives on sigfd or the
+ * target exits. */
+int recorder_run(struct recorder *rec, int sigfd);
+/* Detaches from the target, keeping what command_status needs. */
+void recorder_detach(struct recorder *rec);
+void recorder_print_stats(const struct recorder *rec);
+void recorder_release(struct recorder *rec);
+
+#endif
