@@ -14,6 +14,7 @@
 # Environment: BUILD (meson build dir, default ./build), CPROF (cprof binary,
 # default $BUILD/cmd/cprof), CC (to build the target when $BUILD lacks it).
 
+# shellcheck disable=SC2046 # $(counters) is split into words on purpose
 set -u
 
 reps=3
@@ -83,19 +84,20 @@ else
 fi
 state=$tmp/state
 
-now_ns() { date +%s%N; }
+now_ns() { date +%s%N; }	# GNU date: nanoseconds
 
 # --- the target --------------------------------------------------------------
 
 src=$here/targets/parked.c
 target=$BUILD/bench/parked
-if [ ! -x "$target" ] || [ "$src" -nt "$target" ]; then
+if [ ! -x "$target" ] || [ -n "$(find "$src" -newer "$target")" ]; then
 	target=$tmp/parked
 	${CC:-cc} -O2 -g -pthread -o "$target" "$src" ||
 		die "cannot build $src (set CC, or build it with ninja -C build)"
 fi
 
-# Prints "wakeups stop_ns gap_ns spins" from the target's state file.
+# Prints "wakeups stop_ns gap_ns spins" from the target's state file; callers
+# split it with an unquoted $(counters).
 counters() {
 	od -An -t u8 -j 16 -N 32 "$state" | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
 }
@@ -271,15 +273,19 @@ function ratio(x, y) {
 }
 {
 	k = $1 SUBSEP $2
-	if (!(k in wall)) { order[++nk] = k; ns[$1] = 1 }
+	if (!(k in seen)) { seen[k] = 1; order[++nk] = k; ns[$1] = 1 }
+	if ($8 != "-") bad[k] = bad[k] " " $8
+	if ($7 >= 2) {	# failed (1 is a partial snapshot, still measured)
+		bad[k] = bad[k] " failed(exit " $7 ")"
+		next
+	}
+	if ($7 != 0) bad[k] = bad[k] " exit " $7
 	wall[k] = wall[k] " " $3 / 1e6
 	wake[k] = wake[k] " " $4
 	stop[k] = stop[k] " " $5 / 1e6
 	gap[k] = gap[k] " " $6 / 1e6
 	if ($5 / 1e6 > stopmax[k] + 0) stopmax[k] = $5 / 1e6
 	runs[k]++
-	if ($7 != 0) bad[k] = bad[k] " exit " $7
-	if ($8 != "-") bad[k] = bad[k] " " $8
 }
 END {
 	nt = split(tools, tl, " ")
@@ -295,19 +301,26 @@ END {
 		cs = (c in wall) ? median(stop[c]) : ""
 		for (i = 1; i <= nt; i++) {
 			k = n SUBSEP tl[i]
-			if (!(k in wall)) continue
+			if (!(k in seen)) continue
+			if (!(k in wall)) {
+				printf "%7d  %-9s %4d %10s %9s %9s %9s %9s %8s %8s  %s\n", \
+					n, tl[i], 0, "-", "-", "-", "-", "-", "-", "-", bad[k]
+				continue
+			}
 			w = median(wall[k]); s = median(stop[k])
 			wr = tl[i] == "baseline" ? "-" : ratio(w, cw)
 			sr = tl[i] == "baseline" ? "-" : ratio(s, cs)
-			printf "%7d  %-9s %4d %10.1f %9.3f %9.3f %9.3f %9d %8s %8s  %s\n", \
+			line = sprintf("%7d  %-9s %4d %10.1f %9.3f %9.3f %9.3f %9d %8s %8s  %s", \
 				n, tl[i], runs[k], w, s, stopmax[k], median(gap[k]), \
-				median(wake[k]), wr, sr, bad[k]
+				median(wake[k]), wr, sr, bad[k])
+			sub(/ +$/, "", line)
+			print line
 			wm[n, tl[i]] = w; sm[n, tl[i]] = s
 		}
 	}
 	big = 0
 	for (n in ns) if (n + 0 > big) big = n + 0
-	if ((big SUBSEP "cprof") in wm && (big SUBSEP "eu-stack") in wm) {
+	if (big >= 1000 && (big SUBSEP "cprof") in wm && (big SUBSEP "eu-stack") in wm) {
 		wr = wm[big, "cprof"] > 0 ? wm[big, "eu-stack"] / wm[big, "cprof"] : 0
 		sr = sm[big, "cprof"] > 0 ? sm[big, "eu-stack"] / sm[big, "cprof"] : 1e9
 		srs = sr >= 1e9 ? "inf" : sprintf("%.1fx", sr)

@@ -25,7 +25,7 @@
  *   word 2  spurious epoll_wait wakeups                  (reset: write 0)
  *   word 3  longest stop of a gap timer, in ns           (reset: write 0)
  *   word 4  longest gap of a gap timer, any cause, in ns (reset: write 0)
- *   word 5  gap timer loop iterations / 2^16            (proves they run)
+ *   word 5  gap timer loop iterations / 2^16             (proves they run)
  * Once every epoll thread sleeps in epoll_wait it prints "ready PID".
  */
 #ifndef _GNU_SOURCE
@@ -49,7 +49,14 @@
 #define STATE_SIZE   4096
 #define MAX_THREADS  100000
 
-enum { W_MAGIC, W_THREADS, W_WAKEUPS, W_MAXSTOP, W_MAXGAP, W_SPINS };
+enum {
+	W_MAGIC,
+	W_THREADS,
+	W_WAKEUPS,
+	W_MAXSTOP,
+	W_MAXGAP,
+	W_SPINS
+};
 
 #define NOIPA	     __attribute__((noipa))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
@@ -183,7 +190,7 @@ static int in_epoll_wait(int tid)
 
 static void wait_parked(int nepoll)
 {
-	struct timespec tick = { 0, 1000000 };
+	struct timespec tick = {0, 1000000};
 	int i;
 
 	while (__atomic_load_n(&nparked, __ATOMIC_ACQUIRE) < nepoll)
