@@ -1,0 +1,155 @@
+/* wakeups: counts the spurious wakeups of threads that block for ever,
+ * for the gentleness tests of cprof record.
+ *
+ * usage: wakeups
+ *
+ * Threads:
+ *   "epoll"    epoll_wait, no timeout, on a pipe nobody writes: every
+ *              return is spurious
+ *   "sigwait"  sigwaitinfo for SIGUSR2, which every thread blocks and
+ *              nobody sends: every EINTR is spurious
+ *   "busy"     spins, counting in $CPROF_TARGET_COUNTER
+ * A stop by a tracer (PTRACE_INTERRUPT) makes both calls return EINTR
+ * (signal(7)); the threads count each return and block again.
+ *
+ * Prints "ready PID" once every thread is parked; each SIGUSR1 then prints
+ *   report SEQ epoll N sigwait N signals N
+ * SEQ counts the reports from 1; signals counts SIGUSR2s actually received
+ * (never expected).
+ */
+#include "target.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static uint64_t epoll_wakeups, sigwait_wakeups, sigwait_signals;
+
+SPACER(wakeups_spacer0)
+
+NOIPA NORETURN void epoll_block(int epfd);
+NOIPA NORETURN void epoll_block(int epfd)
+{
+	struct epoll_event ev;
+
+	for (;;) {
+		epoll_wait(epfd, &ev, 1, -1);
+		KEEP_FRAME();
+		__atomic_fetch_add(&epoll_wakeups, 1, __ATOMIC_RELAXED);
+	}
+}
+
+SPACER(wakeups_spacer1)
+
+static void *epoll_thread(void *arg)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fds[2], epfd;
+
+	if (pipe(fds) < 0 || (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		abort();
+	ev.data.fd = fds[0];
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fds[0], &ev) < 0)
+		abort();
+	target_announce("epoll", SYS_epoll_wait);
+	epoll_block(epfd);
+	return arg;
+}
+
+/* sigwaitinfo, unlike sigwait, returns EINTR instead of retrying. */
+NOIPA NORETURN void sigwait_block(void);
+NOIPA NORETURN void sigwait_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		KEEP_FRAME();
+		if (sig == SIGUSR2)
+			__atomic_fetch_add(&sigwait_signals, 1,
+					   __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_add(&sigwait_wakeups, 1,
+					   __ATOMIC_RELAXED);
+	}
+}
+
+SPACER(wakeups_spacer2)
+
+static void *sigwait_thread(void *arg)
+{
+	target_announce("sigwait", SYS_rt_sigtimedwait);
+	sigwait_block();
+	return arg;
+}
+
+NOIPA NORETURN void wakeups_spin(void);
+NOIPA NORETURN void wakeups_spin(void)
+{
+	uint64_t x = 1;
+
+	for (;;) {
+		for (int i = 0; i < 1000; i++) {
+			x = x * 6364136223846793005u + 1;
+			__asm__ volatile("" : "+r"(x));
+		}
+		__atomic_fetch_add(target_counter, 1, __ATOMIC_RELAXED);
+	}
+}
+
+SPACER(wakeups_spacer3)
+
+static void *busy_thread(void *arg)
+{
+	target_announce("busy", PARK_RUNNING);
+	wakeups_spin();
+	return arg;
+}
+
+int main(void)
+{
+	void *(*const threads[])(void *) = {
+		epoll_thread, sigwait_thread, busy_thread
+	};
+	sigset_t set;
+	unsigned seq = 0;
+	pthread_t t;
+	size_t i;
+
+	target_counter_init();
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		if (pthread_create(&t, NULL, threads[i], NULL) != 0) {
+			fprintf(stderr, "wakeups: pthread_create failed\n");
+			return 99;
+		}
+	}
+	target_wait_parked((int)i);
+	target_ready();
+
+	sigdelset(&set, SIGUSR2);
+	for (;;) {
+		if (sigwaitinfo(&set, NULL) != SIGUSR1)
+			continue;
+		printf("report %u epoll %llu sigwait %llu signals %llu\n",
+		       ++seq,
+		       (unsigned long long)__atomic_load_n(&epoll_wakeups,
+							   __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&sigwait_wakeups,
+							   __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&sigwait_signals,
+							   __ATOMIC_RELAXED));
+		fflush(stdout);
+	}
+}
