@@ -403,9 +403,15 @@ static void dispatch_event(struct target *t, pid_t tid, int status);
  * before its parent's clone report. */
 static void on_unknown(struct target *t, pid_t tid, int status)
 {
+	enum tracee_phase phase;
+
 	if (!WIFSTOPPED(status))
 		return; /* a child of the caller that is not a tracee */
-	if (!tracee_add(t, tid, PHASE_NEW)) {
+	/* Only a new thread's first stop is a PTRACE_EVENT_STOP; an exec
+	 * report can come from a tid already forgotten. */
+	phase = (unsigned)status >> 16 == PTRACE_EVENT_STOP ? PHASE_NEW
+							    : PHASE_RUNNING;
+	if (!tracee_add(t, tid, phase)) {
 		/* Cannot track it: better let it go than hold it. */
 		t->error = t->error ? t->error : -ENOMEM;
 		ptrace(PTRACE_DETACH, tid, 0, 0);
@@ -419,10 +425,17 @@ static void dispatch_event(struct target *t, pid_t tid, int status)
 	struct tracee *th = tracee_find(t, tid);
 	int sig = WSTOPSIG(status);
 
-	if (!th || th->phase == PHASE_GONE) {
-		if (!th)
-			on_unknown(t, tid, status);
+	if (!th) {
+		on_unknown(t, tid, status);
 		return;
+	}
+	if (th->phase == PHASE_GONE) {
+		if (!WIFSTOPPED(status))
+			return;
+		/* Back from the dead: an exec gave the leader's tid, seen
+		 * as a zombie meanwhile, to the thread that called it. */
+		tracee_open_files(t, th);
+		set_phase(t, th, PHASE_RUNNING);
 	}
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		tracee_gone(t, th);

@@ -8,6 +8,12 @@
  * The session captures raw samples: registers and one copy of the stack,
  * taken while the thread is stopped; the thread is resumed as soon as its
  * copy is taken.  Unwinding happens later, over the copy.
+ *
+ * A session is driven from one thread (the kernel's tracer is a thread),
+ * and it waits with waitpid(-1, __WALL): while a target is attached, the
+ * exit of another child of the caller may be consumed by it.  Stops the
+ * target makes on its own between snapshots (a thread born, an exec, a
+ * signal) are answered at the next target_snapshot or target_detach.
  */
 #ifndef CPROF_ATTACH_ATTACH_H
 #define CPROF_ATTACH_ATTACH_H

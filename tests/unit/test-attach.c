@@ -621,6 +621,59 @@ static void test_stopped_target(void)
 	child_end(c.pid);
 }
 
+/* True when every sample is captured and in the given state. */
+static bool snapshot_all_in(struct target *target, char state, bool want)
+{
+	struct sample_set set = {0};
+	bool all;
+
+	if (target_snapshot(target, &set) < 0)
+		return false;
+	all = set.n > 0;
+	for (size_t i = 0; i < set.n; i++) {
+		if (!set.samples[i].captured ||
+		    (set.samples[i].info.state == state) != want)
+			all = false;
+	}
+	sample_set_release(&set);
+	return all;
+}
+
+/* SIGSTOP and SIGCONT while attached: both reach the target. */
+static void test_stop_while_attached(void)
+{
+	struct target_spec spec = {.sleepers = 2, .busy = true};
+	struct target *target = NULL;
+	uint64_t deadline;
+	struct child c;
+	bool done = false;
+
+	spawn_target(&spec, &c);
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (!target) {
+		child_end(c.pid);
+		return;
+	}
+	/* The SIGSTOP comes to cprof first, as a signal to pass on. */
+	kill(c.pid, SIGSTOP);
+	deadline = now_ms() + DEADLINE_MS;
+	while (!done && now_ms() < deadline)
+		done = snapshot_all_in(target, 'T', true);
+	CHECK(done);
+	CHECK(!counter_advances_within(&c.shared->busy_count, 1, 50));
+	kill(c.pid, SIGCONT);
+	done = false;
+	deadline = now_ms() + DEADLINE_MS;
+	while (!done && now_ms() < deadline)
+		done = snapshot_all_in(target, 'T', false);
+	CHECK(done);
+	CHECK(counter_advances(&c.shared->busy_count, 100000));
+	target_detach(target);
+	CHECK(all_untraced(c.pid, 0, true));
+	CHECK(counter_advances(&c.shared->busy_count, 100000));
+	child_end(c.pid);
+}
+
 struct signal_sender {
 	pid_t pid, tid;
 	int count;
@@ -842,25 +895,21 @@ static void test_exec(void)
 	if (write(trigger[1], "x", 1) != 1)
 		hard_fail("write");
 	close(trigger[1]);
-	/* The new name is set before the exec is reported to the tracer. */
+	/* The exec waits for cprof to reap the threads it ends, so keep
+	 * taking snapshots until one shows only the new image. */
 	deadline = now_ms() + DEADLINE_MS;
-	while (!view_task(c.pid, c.pid, &v) || strcmp(v.comm, "sleep") != 0) {
-		if (now_ms() > deadline)
-			break;
-		nap();
-	}
-	for (int round = 0; round < 2; round++) {
+	for (bool done = false; !done && now_ms() < deadline;) {
 		struct sample_set set = {0};
 
 		CHECK(target_snapshot(target, &set) == 0);
-		CHECK(set.n == 1);
-		if (set.n == 1) {
-			CHECK(set.samples[0].info.tid == c.pid);
-			CHECK(strcmp(set.samples[0].info.name, "sleep") == 0);
-			CHECK(round == 0 || set.samples[0].captured);
-		}
+		done = set.n == 1 && set.samples[0].info.tid == c.pid &&
+		       set.samples[0].captured &&
+		       strcmp(set.samples[0].info.name, "sleep") == 0;
 		sample_set_release(&set);
+		if (!done)
+			nap();
 	}
+	CHECK(view_task(c.pid, c.pid, &v) && strcmp(v.comm, "sleep") == 0);
 	target_detach(target);
 	CHECK(all_untraced(c.pid, 0, true));
 	CHECK(wait_task_state(c.pid, c.pid, 'S'));
@@ -913,6 +962,17 @@ static int bench(int nthreads, unsigned batch)
 	return r;
 }
 
+static void run_case(const char *name, void (*fn)(void))
+{
+	int before = failures;
+	uint64_t start = now_ms();
+
+	fn();
+	printf("%s: %s (%llu ms)\n", failures == before ? "ok" : "FAIL", name,
+	       (unsigned long long)(now_ms() - start));
+	fflush(stdout);
+}
+
 static bool can_ptrace(void)
 {
 	pid_t pid = fork();
@@ -947,13 +1007,14 @@ int main(int argc, char **argv)
 			return EXIT_HARD;
 		return bench((int)n, (unsigned)batch);
 	}
-	test_running_target();
-	test_stopped_target();
-	test_busy_life();
-	test_eperm();
-	test_refusals();
-	test_zombie_leader();
-	test_exec();
+	run_case("running target", test_running_target);
+	run_case("stopped target", test_stopped_target);
+	run_case("stop and continue while attached", test_stop_while_attached);
+	run_case("threads born, signals sent", test_busy_life);
+	run_case("another tracer", test_eperm);
+	run_case("refusals", test_refusals);
+	run_case("zombie leader", test_zombie_leader);
+	run_case("exec", test_exec);
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
 		return EXIT_FAIL;
