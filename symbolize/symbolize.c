@@ -317,10 +317,59 @@ static bool is_function(Dwarf_Die *die)
 	       tag == DW_TAG_entry_point;
 }
 
-static int set_file(struct symbolizer *sym, struct sym_line *line,
-		    const char *file)
+/* Drops "." and folds "dir/.." in an absolute path, in place, so a file
+ * named relative to its build directory reads as the path it has. */
+static void normalize_path(char *path)
 {
-	line->file = intern(&sym->strings, file ? file : "");
+	char *out = path, *in = path;
+
+	while (*in) {
+		char *end = strchrnul(in + 1, '/');
+		size_t len = (size_t)(end - in);
+
+		if (len == 2 && in[1] == '.') {
+			in = end;
+			continue;
+		}
+		if (len == 3 && in[1] == '.' && in[2] == '.') {
+			while (out > path && *--out != '/')
+				;
+			in = end;
+			continue;
+		}
+		memmove(out, in, len);
+		out += len;
+		in = end;
+	}
+	*out = '\0';
+	if (out == path)
+		strcpy(path, "/");
+}
+
+/*
+ * Line tables may name files relative to the compilation directory; pprof
+ * -list and editors need the path the source has, so relative names are
+ * joined to DW_AT_comp_dir.
+ */
+static int set_file(struct symbolizer *sym, struct sym_line *line,
+		    Dwarf_Die *cudie, const char *file)
+{
+	Dwarf_Attribute attr;
+	const char *comp_dir;
+	char *joined = NULL;
+
+	if (!file)
+		file = "";
+	comp_dir = cudie ? dwarf_formstring(
+				   dwarf_attr(cudie, DW_AT_comp_dir, &attr))
+			 : NULL;
+	if (file[0] && file[0] != '/' && comp_dir && comp_dir[0] == '/' &&
+	    asprintf(&joined, "%s/%s", comp_dir, file) >= 0) {
+		normalize_path(joined);
+		file = joined;
+	}
+	line->file = intern(&sym->strings, file);
+	free(joined);
 	return line->file ? 0 : -ENOMEM;
 }
 
@@ -357,7 +406,8 @@ static int set_call_site(struct symbolizer *sym, struct sym_line *line,
 			    &lineno) == 0 &&
 	    lineno <= INT32_MAX)
 		line->line = (int)lineno;
-	return set_file(sym, line, dwarf_filesrc(files, file_idx, NULL, NULL));
+	return set_file(sym, line, cudie,
+			dwarf_filesrc(files, file_idx, NULL, NULL));
 }
 
 static void set_start_line(struct sym_line *line, Dwarf_Die *die)
@@ -370,7 +420,7 @@ static void set_start_line(struct sym_line *line, Dwarf_Die *die)
 
 /* The innermost frame's file:line is the line table's row for addr. */
 static int set_src(struct symbolizer *sym, struct sym_line *line,
-		   Dwfl_Module *mod, uint64_t addr)
+		   Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t addr)
 {
 	Dwfl_Line *src = dwfl_module_getsrc(mod, addr);
 	const char *file;
@@ -381,7 +431,7 @@ static int set_src(struct symbolizer *sym, struct sym_line *line,
 	file = dwfl_lineinfo(src, NULL, &lineno, NULL, NULL, NULL);
 	if (lineno > 0)
 		line->line = lineno;
-	return set_file(sym, line, file);
+	return set_file(sym, line, cudie, file);
 }
 
 /* The frames of the scope chain from the function-like DIE innermost at
@@ -410,7 +460,7 @@ static int add_scope_chain(struct symbolizer *sym, struct line_list *list,
 		}
 		set_start_line(line, scope);
 		r = callee ? set_call_site(sym, line, cudie, callee)
-			   : set_src(sym, line, mod, addr);
+			   : set_src(sym, line, mod, cudie, addr);
 		if (dwarf_tag(scope) == DW_TAG_subprogram) {
 			if (dwarf_entrypc(scope, &entry) == 0)
 				*ret_start = entry + bias;
@@ -524,7 +574,7 @@ static int resolve(struct symbolizer *sym, struct sym_location *loc,
 	line = add_line(sym, list, name);
 	if (!line)
 		return -ENOMEM;
-	return set_src(sym, line, mod, addr);
+	return set_src(sym, line, mod, NULL, addr);
 }
 
 /* One allocation holds the location and its lines. */
