@@ -136,7 +136,10 @@ wait_parked()
 
 # start_target NAME COMMAND [ARGS...]: start a test target that prints
 # "ready PID" once parked, with a busy counter in $lib_tmp/NAME.counter.
-# Sets TARGET_PID and TARGET_COUNTER.  Waits up to 30 s.
+# Sets TARGET_PID and TARGET_COUNTER.  Waits up to 30 s.  The threads
+# named in $lib_spinning (space separated, default "busy") spin instead
+# of parking.
+lib_spinning=busy
 start_target()
 {
 	local name=$1 line n pid
@@ -161,7 +164,8 @@ start_target()
 	done
 	[ "$line" = "ready $pid" ] ||
 		framework_error "$name: no ready line within 30 s"
-	wait_parked "$pid" 30 busy ||
+	# shellcheck disable=SC2086
+	wait_parked "$pid" 30 $lib_spinning ||
 		framework_error "$name: threads did not park"
 	TARGET_PID=$pid
 }
@@ -332,5 +336,187 @@ expect_chain()
 	fail "$1: stack does not match
   expected: $3
   got:      $(squeeze_chain "$2")"
+	return 1
+}
+
+# ---------------------------------------------------------------------------
+# cprof record
+
+# require_go: skip unless `go tool pprof` can run.
+require_go()
+{
+	command -v go >/dev/null ||
+		skip "go not installed (Debian package golang-go)"
+}
+
+# go_pprof ARGS...: go tool pprof, offline, with its caches and HOME in
+# our temporary directory.
+go_pprof()
+{
+	mkdir -p "$lib_tmp/go"
+	env GOPROXY=off GO111MODULE=off GOFLAGS= GOCACHE="$lib_tmp/go/cache" \
+		HOME="$lib_tmp/go" GOPATH="$lib_tmp/go" \
+		PPROF_TMPDIR="$lib_tmp/go" go tool pprof "$@"
+}
+
+# target_report NAME PID SEQ: ask a target that reports on SIGUSR1
+# (cpu-split, wakeups) for report SEQ and print it without "report SEQ ".
+# Waits up to 20 s; returns 1 when no report comes.
+target_report()
+{
+	local name=$1 pid=$2 seq=$3 line n
+	kill -USR1 "$pid" 2>/dev/null || return 1
+	for ((n = 0; n < 400; n++)); do
+		line=$(grep -m1 "^report $seq " "$lib_tmp/$name.out")
+		if [ -n "$line" ]; then
+			printf '%s\n' "${line#"report $seq "}"
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# report_field REPORT KEY: the number after KEY in a target's report.
+report_field()
+{
+	printf '%s\n' "$1" | awk -v key="$2" '
+		{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
+}
+
+# top_flat TOP FUNC: the flat% of FUNC (exact name) in `go tool pprof -top`
+# output or cprof --format=top output, without "%"; 0 when absent.
+top_flat()
+{
+	awk -v fn="$2" '
+		/^ +flat +flat%/ { on = 1; next }
+		on && NF >= 6 {
+			name = $6
+			for (i = 7; i <= NF; i++) name = name " " $i
+			sub(/ \((partial-)?inline\)$/, "", name)
+			if (name == fn) { sub(/%$/, "", $2); print $2 + 0; found = 1; exit }
+		}
+		END { if (!found) print 0 }' "$1"
+}
+
+# raw_samples RAW: the samples of `go tool pprof -raw` output, one a line:
+# VALUE1<tab>VALUE2<tab>THREAD_ID<tab>THREAD_NAME<tab>STATE<tab>WAIT<tab>LOCATIONS
+# (VALUE2 empty for a profile with one sample type).
+raw_samples()
+{
+	awk '
+		function label(line, key,   m) {
+			if (match(line, "(^|[ \t])" key ":\\[[^]]*\\]")) {
+				m = substr(line, RSTART, RLENGTH)
+				sub(/^[ \t]/, "", m)
+				return substr(m, length(key) + 3, length(m) - length(key) - 3)
+			}
+			return ""
+		}
+		function put() {
+			if (have)
+				printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v1, v2, tid, name, state, wait, locs
+			have = 0
+		}
+		/^Samples:$/ { on = 1; getline; next }
+		/^Locations/ { put(); on = 0 }
+		!on { next }
+		/^ +[0-9]+( +[0-9]+)?: / {
+			put(); have = 1
+			v1 = $1 + 0; v2 = ""
+			if ($2 ~ /:$/) { sub(/:$/, "", $2); v2 = $2 + 0; i = 3 } else i = 2
+			locs = ""
+			for (; i <= NF; i++) locs = locs (locs == "" ? "" : " ") $i
+			tid = name = state = wait = ""
+			next
+		}
+		{
+			# A numeric label may carry its unit: thread_id:[123 ].
+			if (label($0, "thread_id") != "") {
+				tid = label($0, "thread_id")
+				sub(/ .*/, "", tid)
+			}
+			if (label($0, "thread_name") != "") name = label($0, "thread_name")
+			if (label($0, "state") != "") state = label($0, "state")
+			if (label($0, "wait") != "") wait = label($0, "wait")
+		}
+		END { put() }' "$1"
+}
+
+# within A B POINTS: A and B (numbers) differ by at most POINTS.
+within()
+{
+	awk -v a="$1" -v b="$2" -v d="$3" \
+		'BEGIN { x = a - b; if (x < 0) x = -x; exit !(x <= d) }'
+}
+
+# share PART WHOLE: PART as a percentage of WHOLE, two decimals.
+share()
+{
+	awk -v p="$1" -v w="$2" 'BEGIN { printf "%.2f\n", (w > 0 ? 100 * p / w : 0) }'
+}
+
+# start_cprof OUT ARGS...: start cprof with ARGS in the background, stdout
+# to OUT, stderr to OUT.err, SIGINT and SIGQUIT at their defaults (as from
+# a terminal, not ignored as for a background job).  Sets CPROF_PID.
+start_cprof()
+{
+	local out=$1
+	shift
+	env --default-signal=INT,QUIT "$CPROF" "$@" >"$out" 2>"$out.err" &
+	CPROF_PID=$!
+	lib_pids+=("$CPROF_PID")
+}
+
+# wait_exit PID TIMEOUT: wait for our child PID to exit, at most TIMEOUT
+# seconds; sets WAIT_STATUS to its exit status.  Returns 1 on timeout.
+wait_exit()
+{
+	local pid=$1 timeout=$2 n
+	for ((n = 0; n < timeout * 20; n++)); do
+		if ! kill -0 "$pid" 2>/dev/null ||
+			[ "$(lib_stat_state "/proc/$pid")" = Z ]; then
+			wait "$pid"
+			WAIT_STATUS=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_traced PID TRACER TIMEOUT: wait until TRACER traces PID.
+wait_traced()
+{
+	local n tracer
+	for ((n = 0; n < $3 * 20; n++)); do
+		tracer=$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
+		[ "$tracer" = "$2" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# switches PID TID: the voluntary context switches of a thread.  A thread
+# that spins without system calls makes none of its own: each one is a
+# stop by a tracer.
+switches()
+{
+	sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' \
+		"/proc/$1/task/$2/status" 2>/dev/null
+}
+
+# wait_switches PID TID COUNT TIMEOUT: wait until TID has made COUNT more
+# voluntary context switches than now, i.e. a tracer stopped it COUNT times.
+wait_switches()
+{
+	local c0 c n
+	c0=$(switches "$1" "$2") || return 1
+	for ((n = 0; n < $4 * 20; n++)); do
+		c=$(switches "$1" "$2")
+		[ -n "$c" ] && [ "$c" -ge $((c0 + $3)) ] && return 0
+		sleep 0.05
+	done
 	return 1
 }

@@ -53,14 +53,15 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* xorshift64: the work itself, and the random choices. */
-static inline uint64_t step(uint64_t x)
-{
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
+/* xorshift64: the work itself, and the random choices.  A macro, not an
+ * inline function: the work's samples must land in work_a, work_b and
+ * work_c themselves, not in an inlined frame of their own. */
+#define STEP(x)                    \
+	do {                       \
+		(x) ^= (x) << 13;  \
+		(x) ^= (x) >> 7;   \
+		(x) ^= (x) << 17;  \
+	} while (0)
 
 SPACER(split_spacer0)
 
@@ -70,7 +71,7 @@ NOIPA uint64_t work_a(uint64_t n, uint64_t x);
 NOIPA uint64_t work_a(uint64_t n, uint64_t x)
 {
 	for (uint64_t i = 0; i < n; i++) {
-		x = step(x);
+		STEP(x);
 		__asm__ volatile("" : "+r"(x));
 	}
 	return x;
@@ -82,7 +83,7 @@ NOIPA uint64_t work_b(uint64_t n, uint64_t x);
 NOIPA uint64_t work_b(uint64_t n, uint64_t x)
 {
 	for (uint64_t i = 0; i < n; i++) {
-		x = step(x);
+		STEP(x);
 		__asm__ volatile("" : "+r"(x));
 	}
 	return x;
@@ -94,7 +95,7 @@ NOIPA uint64_t work_c(uint64_t n, uint64_t x);
 NOIPA uint64_t work_c(uint64_t n, uint64_t x)
 {
 	for (uint64_t i = 0; i < n; i++) {
-		x = step(x);
+		STEP(x);
 		__asm__ volatile("" : "+r"(x));
 	}
 	return x;
@@ -112,9 +113,9 @@ NOIPA NORETURN void split_loop(struct worker *w, uint64_t seed)
 	int f;
 
 	for (;;) {
-		r = step(r);
+		STEP(r);
 		pick = (unsigned)(r % 10);
-		r = step(r);
+		STEP(r);
 		n = chunk_iterations / 4 + r % (chunk_iterations * 3 / 2 + 1);
 		t0 = thread_cpu_ns();
 		if (pick < 5) {
