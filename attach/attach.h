@@ -12,8 +12,9 @@
  * A session is driven from one thread (the kernel's tracer is a thread),
  * and it waits with waitpid(-1, __WALL): while a target is attached, the
  * exit of another child of the caller may be consumed by it.  Stops the
- * target makes on its own between snapshots (a thread born, an exec, a
- * signal) are answered at the next target_snapshot or target_detach.
+ * target makes on its own between samples (a thread born, an exec, a
+ * signal) are answered by target_poll(), which a caller runs whenever
+ * SIGCHLD arrives, or else at the next sample or at detach.
  */
 #ifndef CPROF_ATTACH_ATTACH_H
 #define CPROF_ATTACH_ATTACH_H
@@ -30,7 +31,7 @@
 struct thread_info {
 	pid_t tid;
 	char name[PROC_COMM_MAX];
-	char state;		     /* /proc stat letter, see procfs_state_name */
+	char state; /* /proc stat letter, see procfs_state_name */
 	char wchan[PROC_WCHAN_MAX];  /* "" when the kernel hides it */
 	struct proc_syscall syscall; /* where it waits, if it waits */
 	struct proc_schedstat sched;
@@ -44,11 +45,14 @@ struct raw_sample {
 	struct user_regs_struct regs;
 	uint64_t stack_start; /* target address of stack[0]: the SP */
 	size_t stack_len;
-	uint8_t *stack; /* owned by the sample set */
+	uint8_t *stack;	   /* owned by the sample set */
 	uint64_t pause_ns; /* how long this thread was held stopped */
+	/* Not stopped because it has not run since its last capture
+	 * (CAPTURE_CHANGED): its previous stack still holds. */
+	bool unchanged;
 };
 
-/* All threads captured by one snapshot, sorted by tid. */
+/* Every live thread seen by one sample or snapshot, sorted by tid. */
 struct sample_set {
 	struct raw_sample *samples;
 	size_t n;
@@ -57,7 +61,7 @@ struct sample_set {
 void sample_set_release(struct sample_set *set);
 
 struct target_options {
-	unsigned batch_size; /* threads stopped at once; 0: the default */
+	unsigned batch_size; /* threads stopped at once; 0: the default, 2 */
 	size_t max_stack;    /* bytes of stack copied per thread; 0: default */
 };
 
@@ -73,11 +77,81 @@ int target_attach(pid_t pid, const struct target_options *opts,
 		  struct target **ret_target);
 
 /*
- * Captures every live thread once: /proc first, then stop a batch, read
- * registers and stack, resume each thread as soon as its copy is taken.
- * Threads that exit meanwhile are counted in ret_set->lost, not an error.
+ * Captures every live thread once: /proc first (wchan included), then stop
+ * a batch, read registers and stack, resume each thread as soon as its
+ * copy is taken.  Threads that exit meanwhile are counted in
+ * ret_set->lost, not an error.  target_sample() with CAPTURE_ALL, but
+ * with the address space always read afresh.
  */
 int target_snapshot(struct target *target, struct sample_set *ret_set);
+
+/*
+ * Launches argv[0] (found in PATH like execvp) as a child of the caller,
+ * traced from its first instruction: the child waits until it is seized,
+ * then restores default signal dispositions and an empty signal mask and
+ * executes the command.  Returns once the exec is done, so the new image's
+ * address space can be read at once.  Errors: -ENOENT, -EACCES, ... when
+ * the command cannot be executed (the child is reaped), -ECHILD when it
+ * died before its exec.  Works under kernel.yama.ptrace_scope=1, since
+ * the command is the caller's child.  Leaves the command running on
+ * target_detach(); the caller reaps it then, unless target_exit_status()
+ * already has its status.
+ */
+int target_launch(char *const argv[], const struct target_options *opts,
+		  struct target **ret_target);
+
+/* Which threads target_sample() stops. */
+enum capture_policy {
+	/* every thread (the threads command) */
+	CAPTURE_ALL,
+	/* only threads in state R when /proc is read (cpu mode): a thread
+	 * that is not running is never stopped */
+	CAPTURE_RUNNING,
+	/* every thread except one that has not run since its last capture
+	 * (same syscall, SP and PC in /proc/.../syscall, same schedstat run
+	 * count): that one is not stopped and comes back captured=false,
+	 * unchanged=true (wall mode) */
+	CAPTURE_CHANGED,
+};
+
+/*
+ * One sampling tick.  Reads /proc for every thread first (through fds
+ * kept open; wchan is left empty, it costs a stack walk in the kernel),
+ * then stops the threads the policy selects, in batches, and resumes each
+ * as soon as it is copied.  ret_set->n counts every live thread, captured
+ * or not, each with its info filled.  Returns -ESRCH once the whole
+ * process is gone.
+ */
+int target_sample(struct target *target, enum capture_policy policy,
+		  struct sample_set *ret_set);
+
+/*
+ * Answers every ptrace report already pending, without blocking: new
+ * threads are followed, exited ones dropped, a signal is passed on to the
+ * target at once, a group-stop is kept (PTRACE_LISTEN), an exec counted.
+ * Call it whenever SIGCHLD arrives so that no stop waits for the next
+ * sample.  Returns 0, or -ESRCH once the whole process has exited.
+ */
+int target_poll(struct target *target);
+
+/* How many execs the target made while attached (launch counts its own). */
+unsigned target_exec_count(const struct target *target);
+
+/* Threads currently followed. */
+size_t target_thread_count(const struct target *target);
+
+/* The wait status of a launched command that has exited; -ECHILD when the
+ * target was attached to, not launched, or has not exited yet. */
+int target_exit_status(const struct target *target, int *ret_status);
+
+/*
+ * target_snapshot() and target_detach() in one pass: every thread is
+ * detached straight from the stop that captured it, so each is stopped
+ * once, not twice.  Threads born meanwhile are detached without a
+ * capture; a group-stopped target stays stopped.  Afterwards only
+ * target_detach() may be called, and it just frees.
+ */
+int target_snapshot_detach(struct target *target, struct sample_set *ret_set);
 
 /* The process id, and its address space as last read from /proc. */
 pid_t target_pid(const struct target *target);
@@ -85,6 +159,17 @@ pid_t target_pid(const struct target *target);
 /* Detaches every thread (leaving a group-stopped target stopped) and frees
  * the session.  NULL-safe; safe to call from any error path. */
 void target_detach(struct target *target);
+
+/*
+ * Frees the session without a single ptrace call or wait: for use once the
+ * thread that seized the target has exited.  The kernel detached every
+ * tracee then without stopping it (a PTRACE_DETACH needs a stopped tracee,
+ * which costs a blocked thread one more EINTR): a group-stopped target
+ * stays stopped, a signal held in a delivery stop is delivered.  Called
+ * while the tracer thread lives, it would leave the target traced.
+ * NULL-safe.
+ */
+void target_abandon(struct target *target);
 
 /*
  * Why PTRACE_SEIZE of pid failed with EPERM, as a phrase fit for an error

@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"record", cmd_record, "a sampled CPU or wall-clock profile"},
 	{"threads", cmd_threads, "every thread's state and stack, once"},
 };
 

@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,13 +302,68 @@ static int command_status(const struct recorder *rec)
 	return EXIT_FAIL;
 }
 
+/* What the tracer thread needs and leaves behind. */
+struct tracer_run {
+	const struct record_options *opts;
+	struct recorder *rec;
+	int sigfd;
+	int result; /* 0, or a negative errno already reported */
+};
+
+/*
+ * The whole ptrace session runs on its own thread, and ending that thread
+ * is how cprof lets go: the kernel detaches every tracee of an exiting
+ * tracer without stopping it, where PTRACE_DETACH needs a stopped tracee
+ * and so would cost every blocked thread one more EINTR.  Threads held in
+ * a group-stop stay stopped, and a pending signal is delivered.
+ */
+static void *tracer_main(void *arg)
+{
+	struct tracer_run *run = arg;
+	struct recorder *rec = run->rec;
+	int r;
+
+	r = start_target(run->opts, &rec->target);
+	if (r < 0) {
+		report_attach_error(run->opts, r);
+		run->result = r;
+		return NULL;
+	}
+	r = recorder_init(rec, run->opts);
+	if (r >= 0)
+		r = recorder_run(rec, run->sigfd);
+	recorder_finish(rec);
+	if (r < 0)
+		cprof_error_errno(r, "pid %d: recording failed", rec->pid);
+	run->result = r;
+	return NULL;
+}
+
+static int run_tracer(struct tracer_run *run)
+{
+	pthread_t thread;
+	int r;
+
+	r = pthread_create(&thread, NULL, tracer_main, run);
+	if (r) {
+		cprof_error_errno(-r, "cannot start the sampling thread");
+		return -r;
+	}
+	pthread_join(thread, NULL);
+	/* The tracer is gone: every thread of the target runs free. */
+	target_abandon(run->rec->target);
+	run->rec->target = NULL;
+	return run->result;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_options opts;
 	struct recorder rec = {0};
+	struct tracer_run run = {.opts = &opts, .rec = &rec, .sigfd = -1};
 	struct output out = {0};
 	sigset_t saved_mask;
-	int ret = EXIT_FAIL, sigfd = -1, r;
+	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
 	if (r != 0)
@@ -317,25 +373,13 @@ int cmd_record(int argc, char **argv)
 		cprof_error_errno(r, "cannot create '%s'", opts.output);
 		return EXIT_FAIL;
 	}
-	sigfd = open_signalfd(&saved_mask);
-	if (sigfd < 0) {
-		cprof_error_errno(sigfd, "cannot watch signals");
+	run.sigfd = open_signalfd(&saved_mask);
+	if (run.sigfd < 0) {
+		cprof_error_errno(run.sigfd, "cannot watch signals");
 		goto cleanup;
 	}
-	r = start_target(&opts, &rec.target);
-	if (r < 0) {
-		report_attach_error(&opts, r);
+	if (run_tracer(&run) < 0)
 		goto cleanup;
-	}
-	r = recorder_init(&rec, &opts);
-	if (r >= 0)
-		r = recorder_run(&rec, sigfd);
-	/* Detach before writing: the target owes nothing to a slow disk. */
-	recorder_detach(&rec);
-	if (r < 0) {
-		cprof_error_errno(r, "pid %d: recording failed", rec.pid);
-		goto cleanup;
-	}
 	if (opts.stats)
 		recorder_print_stats(&rec);
 	if (rec.stats.missed_ticks * 10 > rec.stats.ticks)
@@ -351,9 +395,9 @@ int cmd_record(int argc, char **argv)
 cleanup:
 	output_abort(&out);
 	recorder_release(&rec);
-	target_detach(rec.target);
-	if (sigfd >= 0)
-		close(sigfd);
-	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+	if (run.sigfd >= 0) {
+		close(run.sigfd);
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+	}
 	return ret;
 }

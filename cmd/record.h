@@ -78,8 +78,9 @@ int recorder_init(struct recorder *rec, const struct record_options *opts);
 /* Samples until the duration ends, a signal arrives on sigfd or the
  * target exits. */
 int recorder_run(struct recorder *rec, int sigfd);
-/* Detaches from the target, keeping what command_status needs. */
-void recorder_detach(struct recorder *rec);
+/* Keeps what command_status needs once the run is over; called on the
+ * tracer thread, before it ends. */
+void recorder_finish(struct recorder *rec);
 void recorder_print_stats(const struct recorder *rec);
 void recorder_release(struct recorder *rec);
 

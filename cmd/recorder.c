@@ -329,15 +329,11 @@ int recorder_run(struct recorder *rec, int sigfd)
 	return r < 0 ? r : 0;
 }
 
-void recorder_detach(struct recorder *rec)
+void recorder_finish(struct recorder *rec)
 {
-	if (!rec->target)
-		return;
 	if (rec->target_exited &&
 	    target_exit_status(rec->target, &rec->exit_status) < 0)
 		rec->target_exited = false;
-	target_detach(rec->target);
-	rec->target = NULL;
 }
 
 static double pause_percentile(const struct record_stats *stats, double q)

@@ -179,7 +179,9 @@ static int capture(pid_t pid, struct addrspace **ret_as,
 				  pid);
 		goto out;
 	}
-	r = target_snapshot(target, ret_set);
+	/* Each thread is let go from the stop that captured it: one stop
+	 * per thread, so one spurious EINTR at most. */
+	r = target_snapshot_detach(target, ret_set);
 	if (r < 0)
 		cprof_error_errno(r, "pid %d: cannot capture threads", pid);
 out:

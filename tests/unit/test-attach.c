@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * attach/ against live processes forked from this test: threads parked in
- * nanosleep and pthread_cond_wait, one busy, one that keeps creating
- * threads, one that takes real-time signals.  After every snapshot no
- * thread may be held stopped; after detach the target must run on with
- * TracerPid 0, a SIGSTOPped target must still be stopped, and every signal
- * sent while cprof was attached must have been handled.
+ * nanosleep, pthread_cond_wait and epoll_wait (these count every EINTR, so
+ * each stop cprof causes shows), one busy, one that keeps creating
+ * threads, one that takes signals.  After every snapshot no thread may be
+ * held stopped; after detach the target must run on with TracerPid 0, a
+ * SIGSTOPped target must still be stopped, and every signal sent while
+ * cprof was attached must have been handled.  Sampling ticks must stop
+ * only the threads their policy selects; a signal must reach the target
+ * through target_poll alone; launch must report the command's status.
  *
  *   test-attach                   the checks
- *   test-attach --bench N [B]     N parked threads, batch size B: prints
- *                                 snapshot wall time and longest pause
+ *   test-attach --bench N [B] [detach]
+ *                                 N parked threads, batch size B: prints
+ *                                 attach, snapshot (or, with detach, the
+ *                                 one-pass snapshot and detach) and
+ *                                 detach times and the longest pause
  *
  * Exit codes: 0 pass, 1 fail, 77 skip, 99 framework failure.
  */
@@ -23,8 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +49,7 @@
 #define TEST_TIMEOUT_S 120
 #define DEADLINE_MS    10000
 #define MAX_CHILDREN   8
+#define MAX_EPOLLERS   8
 
 /* ---- bookkeeping so no child outlives the test ---- */
 
@@ -133,10 +143,13 @@ struct shared {
 	atomic_ulong busy_count;
 	atomic_ulong spawn_count;
 	atomic_ulong signal_count;
+	atomic_ulong usr1_count;
+	atomic_ulong eintr[MAX_EPOLLERS]; /* per epoller: EINTR returns */
 };
 
 struct target_spec {
 	int sleepers, waiters;
+	int epollers; /* threads in epoll_wait, counting EINTR returns */
 	bool busy, spawner, sig_catcher;
 	bool leader_exits; /* main calls pthread_exit once ready */
 	int exec_fd;	   /* > 0: a thread execs sleep once this is readable */
@@ -185,6 +198,24 @@ static void *busy_main(void *arg)
 	return NULL;
 }
 
+/* Nothing ever becomes ready: every return is a spurious wakeup. */
+static void *epoller_main(void *arg)
+{
+	atomic_ulong *eintr = arg;
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	prctl(PR_SET_NAME, "epoller");
+	if (ep < 0)
+		_exit(7);
+	pthread_barrier_wait(&child_started);
+	for (;;) {
+		if (epoll_wait(ep, &ev, 1, -1) < 0 && errno == EINTR)
+			atomic_fetch_add(eintr, 1);
+	}
+	return NULL;
+}
+
 static void *short_lived_main(void *arg)
 {
 	return arg;
@@ -226,16 +257,27 @@ static void *catcher_main(void *arg)
 	return NULL;
 }
 
-static void start_thread(void *(*fn)(void *))
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&child_shared->usr1_count, 1);
+}
+
+static void start_thread_arg(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t t;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 128 * 1024);
-	if (pthread_create(&t, &attr, fn, NULL) != 0)
+	if (pthread_create(&t, &attr, fn, arg) != 0)
 		_exit(3);
 	pthread_attr_destroy(&attr);
+}
+
+static void start_thread(void *(*fn)(void *))
+{
+	start_thread_arg(fn, NULL);
 }
 
 static int exec_trigger_fd; /* in the child only */
@@ -254,14 +296,15 @@ static void *execer_main(void *arg)
 
 static int spec_threads(const struct target_spec *spec)
 {
-	return spec->sleepers + spec->waiters + spec->busy + spec->spawner +
-	       spec->sig_catcher + (spec->exec_fd > 0);
+	return spec->sleepers + spec->waiters + spec->epollers + spec->busy +
+	       spec->spawner + spec->sig_catcher + (spec->exec_fd > 0);
 }
 
 static void __attribute__((noreturn))
 run_target(const struct target_spec *spec, int ready_fd)
 {
 	struct sigaction sa = {.sa_handler = on_rt_signal};
+	struct sigaction usr1 = {.sa_handler = on_usr1};
 	sigset_t rt;
 
 	/* Only the catcher takes SIGRTMIN; the others inherit the block. */
@@ -269,6 +312,7 @@ run_target(const struct target_spec *spec, int ready_fd)
 	sigaddset(&rt, SIGRTMIN);
 	pthread_sigmask(SIG_BLOCK, &rt, NULL);
 	sigaction(SIGRTMIN, &sa, NULL);
+	sigaction(SIGUSR1, &usr1, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	pthread_barrier_init(&child_started, NULL,
 			     (unsigned)spec_threads(spec) + 1);
@@ -276,6 +320,8 @@ run_target(const struct target_spec *spec, int ready_fd)
 		start_thread(sleeper_main);
 	for (int i = 0; i < spec->waiters; i++)
 		start_thread(waiter_main);
+	for (int i = 0; i < spec->epollers && i < MAX_EPOLLERS; i++)
+		start_thread_arg(epoller_main, &child_shared->eintr[i]);
 	if (spec->busy)
 		start_thread(busy_main);
 	if (spec->spawner)
@@ -453,6 +499,19 @@ static bool none_stopped(pid_t pid)
 	return ok;
 }
 
+/* Quietly: no task in a stop. */
+static bool task_states_free(pid_t pid)
+{
+	struct task_view views[64];
+	int n = view_tasks(pid, views, 64);
+
+	for (int i = 0; i < n; i++) {
+		if (views[i].state == 't' || views[i].state == 'T')
+			return false;
+	}
+	return n > 0;
+}
+
 /* Waits until every parked thread sleeps, so states can be checked. */
 static void wait_parked(pid_t pid)
 {
@@ -498,6 +557,18 @@ static bool counter_advances_within(atomic_ulong *counter, unsigned long by,
 	uint64_t deadline = now_ms() + ms;
 
 	while (atomic_load(counter) < start + by) {
+		if (now_ms() > deadline)
+			return false;
+		nap();
+	}
+	return true;
+}
+
+static bool counter_reaches(atomic_ulong *counter, unsigned long value)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+
+	while (atomic_load(counter) < value) {
 		if (now_ms() > deadline)
 			return false;
 		nap();
@@ -910,23 +981,498 @@ static void test_exec(void)
 			nap();
 	}
 	CHECK(view_task(c.pid, c.pid, &v) && strcmp(v.comm, "sleep") == 0);
+	CHECK(target_exec_count(target) == 1);
 	target_detach(target);
 	CHECK(all_untraced(c.pid, 0, true));
 	CHECK(wait_task_state(c.pid, c.pid, 'S'));
 	child_end(c.pid);
 }
 
-/* ---- figures ---- */
+/* ---- sampling while seized (cprof record) ---- */
 
-static int bench(int nthreads, unsigned batch)
+static unsigned long eintr_total(const struct child *c, int epollers)
 {
-	struct target_spec spec = {.sleepers = nthreads - 1};
+	unsigned long sum = 0;
+
+	for (int i = 0; i < epollers; i++)
+		sum += atomic_load(&c->shared->eintr[i]);
+	return sum;
+}
+
+/* Every epoller saw exactly `want` EINTR returns once they settle. */
+static bool eintr_each(const struct child *c, int epollers, unsigned long want)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+
+	while (eintr_total(c, epollers) < want * (unsigned long)epollers &&
+	       now_ms() < deadline)
+		nap();
+	/* Give a second, late wakeup the time to show. */
+	nanosleep(&(struct timespec){0, 30000000}, NULL);
+	for (int i = 0; i < epollers; i++) {
+		if (atomic_load(&c->shared->eintr[i]) != want) {
+			fprintf(stderr, "epoller %d: %lu EINTR, want %lu\n", i,
+				atomic_load(&c->shared->eintr[i]), want);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* threads: each thread is stopped once, detached from its capture. */
+static void test_snapshot_detach(void)
+{
+	struct target_spec spec = {.epollers = 4, .sleepers = 1, .busy = true};
 	struct target *target = NULL;
+	struct sample_set set = {0};
 	struct child c;
 	int r;
 
 	spawn_target(&spec, &c);
 	wait_parked(c.pid);
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (!target) {
+		child_end(c.pid);
+		return;
+	}
+	r = target_snapshot_detach(target, &set);
+	CHECK(r == 0);
+	if (r == 0)
+		check_set(&set, c.nthreads);
+	sample_set_release(&set);
+	CHECK(all_untraced(c.pid, 0, true));
+	target_detach(target);
+	CHECK(eintr_each(&c, spec.epollers, 1));
+	CHECK(all_untraced(c.pid, 0, true));
+	CHECK(counter_advances(&c.shared->busy_count, 100000));
+	child_end(c.pid);
+}
+
+/* cpu mode: 200 ticks stop the busy thread, never a sleeping one. */
+static void test_sample_running(void)
+{
+	struct target_spec spec = {.epollers = 3, .sleepers = 1, .busy = true};
+	struct target *target = NULL;
+	unsigned busy_captured = 0;
+	struct child c;
+
+	spawn_target(&spec, &c);
+	wait_parked(c.pid);
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	for (int tick = 0; target && tick < 200; tick++) {
+		struct sample_set set = {0};
+
+		CHECK(target_sample(target, CAPTURE_RUNNING, &set) == 0);
+		CHECK(set.n == (size_t)c.nthreads);
+		for (size_t i = 0; i < set.n; i++) {
+			const struct raw_sample *s = &set.samples[i];
+
+			CHECK(s->info.name[0] && s->info.wchan[0] == '\0');
+			CHECK(!s->unchanged);
+			if (!s->captured)
+				continue;
+			CHECK(name_is(s, "busy"));
+			busy_captured++;
+		}
+		sample_set_release(&set);
+		nanosleep(&(struct timespec){0, 500000}, NULL);
+	}
+	/* Runnable at nearly every tick, even when the CPUs are shared. */
+	CHECK(busy_captured >= 100);
+	CHECK(eintr_total(&c, spec.epollers) == 0);
+	CHECK(none_stopped(c.pid));
+	target_detach(target);
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+}
+
+/* One wall-mode tick after the threads settle: how many were stopped,
+ * and whether the named one was reported unchanged. */
+static size_t tick_changed(struct target *target, pid_t pid, const char *name,
+			   int *ret_named_unchanged)
+{
+	struct sample_set set = {0};
+	size_t stopped = 0;
+
+	wait_parked(pid);
+	CHECK(target_sample(target, CAPTURE_CHANGED, &set) == 0);
+	for (size_t i = 0; i < set.n; i++) {
+		const struct raw_sample *s = &set.samples[i];
+
+		CHECK(!(s->captured && s->unchanged));
+		stopped += s->captured;
+		if (name && name_is(s, name))
+			*ret_named_unchanged = s->unchanged;
+		if (name_is(s, "busy"))
+			CHECK(s->captured);
+	}
+	sample_set_release(&set);
+	return stopped;
+}
+
+/* wall mode: a sleeper is stopped once per sleep, then reported
+ * unchanged; one that ran since is captured again. */
+static void test_sample_changed(void)
+{
+	struct target_spec spec = {.epollers = 3,
+				   .sleepers = 1,
+				   .busy = true,
+				   .sig_catcher = true};
+	struct target *target = NULL;
+	int unchanged = -1;
+	pid_t catcher;
+	struct child c;
+
+	spawn_target(&spec, &c);
+	wait_parked(c.pid);
+	catcher = find_task(c.pid, "sigcatcher");
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (!target || catcher < 0) {
+		target_detach(target);
+		child_end(c.pid);
+		return;
+	}
+	CHECK(tick_changed(target, c.pid, NULL, &unchanged) ==
+	      (size_t)c.nthreads);
+	for (int tick = 0; tick < 50; tick++)
+		CHECK(tick_changed(target, c.pid, "sigcatcher", &unchanged) ==
+		      1);
+	CHECK(unchanged == 1);
+	CHECK(eintr_each(&c, spec.epollers, 1));
+	/* The catcher runs its handler, then sleeps at the same place. */
+	syscall(SYS_tgkill, c.pid, catcher, SIGRTMIN);
+	for (uint64_t deadline = now_ms() + DEADLINE_MS;
+	     atomic_load(&c.shared->signal_count) == 0 && now_ms() < deadline;)
+		CHECK(target_poll(target) == 0);
+	CHECK(atomic_load(&c.shared->signal_count) == 1);
+	CHECK(tick_changed(target, c.pid, "sigcatcher", &unchanged) == 2);
+	CHECK(unchanged == 0);
+	CHECK(tick_changed(target, c.pid, "sigcatcher", &unchanged) == 1);
+	CHECK(unchanged == 1);
+	target_detach(target);
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+}
+
+/* SIGCHLD read from a signalfd, as cmd/ does. */
+static int sigchld_open(sigset_t *ret_saved)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &mask, ret_saved);
+	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void sigchld_close(int fd, const sigset_t *saved)
+{
+	struct signalfd_siginfo info;
+
+	while (read(fd, &info, sizeof(info)) == sizeof(info))
+		;
+	close(fd);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/* Calls target_poll on every SIGCHLD until *counter reaches want or the
+ * target is gone; returns the last target_poll result. */
+static int poll_on_sigchld(struct target *target, int fd, atomic_ulong *counter,
+			   unsigned long want, uint64_t ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	int r = 0;
+
+	while ((!counter || atomic_load(counter) < want) && r == 0 &&
+	       now_ms() < deadline) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct signalfd_siginfo info;
+		bool sigchld = false;
+
+		if (poll(&pfd, 1, 10) < 0 && errno != EINTR)
+			hard_fail("poll");
+		while (read(fd, &info, sizeof(info)) == sizeof(info))
+			sigchld = true;
+		if (sigchld)
+			r = target_poll(target);
+	}
+	return r;
+}
+
+/* A signal for the target is passed on when SIGCHLD says it came, not at
+ * the next sample: no sample is taken here at all. */
+static void test_poll_signals(void)
+{
+	struct target_spec spec = {.sleepers = 1, .sig_catcher = true};
+	struct target *target = NULL;
+	sigset_t saved;
+	uint64_t start;
+	pid_t catcher;
+	struct child c;
+	int fd;
+
+	spawn_target(&spec, &c);
+	catcher = find_task(c.pid, "sigcatcher");
+	fd = sigchld_open(&saved);
+	if (fd < 0 || catcher < 0)
+		hard_fail("signalfd");
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (!target) {
+		sigchld_close(fd, &saved);
+		child_end(c.pid);
+		return;
+	}
+	/* Unanswered, the signal holds the thread in its delivery stop. */
+	syscall(SYS_tgkill, c.pid, catcher, SIGUSR1);
+	CHECK(!counter_advances_within(&c.shared->usr1_count, 1, 30));
+	CHECK(poll_on_sigchld(target, fd, &c.shared->usr1_count, 1, 1000) == 0);
+	CHECK(atomic_load(&c.shared->usr1_count) == 1);
+	for (int i = 0; i < 20; i++) {
+		start = now_ns();
+		syscall(SYS_tgkill, c.pid, catcher, SIGUSR1);
+		CHECK(poll_on_sigchld(target, fd, &c.shared->usr1_count,
+				      (unsigned long)i + 2, 1000) == 0);
+		CHECK(atomic_load(&c.shared->usr1_count) ==
+		      (unsigned long)i + 2);
+		if (i == 19)
+			printf("  signal passed on after %.1f us\n",
+			       (now_ns() - start) / 1e3);
+	}
+	/* A stop between samples does not wait for the next one either. */
+	kill(c.pid, SIGSTOP);
+	poll_on_sigchld(target, fd, NULL, 0, 100);
+	CHECK(wait_task_state(c.pid, catcher, 't'));
+	kill(c.pid, SIGCONT);
+	for (uint64_t deadline = now_ms() + DEADLINE_MS;
+	     !task_states_free(c.pid) && now_ms() < deadline;)
+		poll_on_sigchld(target, fd, NULL, 0, 10);
+	CHECK(none_stopped(c.pid));
+	target_detach(target);
+	sigchld_close(fd, &saved);
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+}
+
+/* Threads born and an exec handled by target_poll alone. */
+static void test_poll_exec(void)
+{
+	struct target_spec spec = {.sleepers = 1};
+	struct target *target = NULL;
+	struct sample_set set = {0};
+	int trigger[2], fd;
+	sigset_t saved;
+	struct child c;
+
+	if (pipe2(trigger, O_CLOEXEC) < 0)
+		hard_fail("pipe2");
+	spec.exec_fd = trigger[0];
+	spawn_target(&spec, &c);
+	close(trigger[0]);
+	fd = sigchld_open(&saved);
+	if (fd < 0)
+		hard_fail("signalfd");
+	CHECK(target_attach(c.pid, NULL, &target) == 0);
+	if (!target) {
+		close(trigger[1]);
+		sigchld_close(fd, &saved);
+		child_end(c.pid);
+		return;
+	}
+	CHECK(target_exec_count(target) == 0);
+	CHECK(target_thread_count(target) == (size_t)c.nthreads);
+	if (write(trigger[1], "x", 1) != 1)
+		hard_fail("write");
+	close(trigger[1]);
+	for (uint64_t deadline = now_ms() + DEADLINE_MS;
+	     target_exec_count(target) == 0 && now_ms() < deadline;)
+		CHECK(poll_on_sigchld(target, fd, NULL, 0, 10) == 0);
+	CHECK(target_exec_count(target) == 1);
+	for (uint64_t deadline = now_ms() + DEADLINE_MS;
+	     target_thread_count(target) != 1 && now_ms() < deadline;)
+		CHECK(poll_on_sigchld(target, fd, NULL, 0, 10) == 0);
+	CHECK(target_thread_count(target) == 1);
+	CHECK(target_sample(target, CAPTURE_ALL, &set) == 0);
+	CHECK(set.n == 1 && set.samples[0].captured &&
+	      strcmp(set.samples[0].info.name, "sleep") == 0);
+	sample_set_release(&set);
+	target_detach(target);
+	sigchld_close(fd, &saved);
+	CHECK(all_untraced(c.pid, 0, true));
+	child_end(c.pid);
+}
+
+/* The status line's hex mask, e.g. "SigBlk:\t0000000000000000". */
+static unsigned long long status_mask(pid_t pid, const char *field)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, field)))
+		return ~0ull;
+	return strtoull(p + strlen(field), NULL, 16);
+}
+
+/* Launch: traced from the start, with its own signal state. */
+static void test_launch(void)
+{
+	char *sleep_argv[] = {"sleep", "1000", NULL};
+	struct target *target = NULL;
+	struct sample_set set = {0};
+	sigset_t block, saved;
+	int status, r;
+	pid_t pid;
+
+	/* What cprof sets up for itself must not reach the command. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	signal(SIGHUP, SIG_IGN);
+	r = target_launch(sleep_argv, NULL, &target);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	signal(SIGHUP, SIG_DFL);
+	CHECK(r == 0);
+	if (r < 0)
+		return;
+	pid = target_pid(target);
+	child_register(pid);
+	CHECK(target_exec_count(target) == 1);
+	CHECK(target_exit_status(target, &status) == -ECHILD);
+	CHECK(status_mask(pid, "SigBlk:") == 0);
+	CHECK(status_mask(pid, "SigIgn:") == 0);
+	CHECK(target_sample(target, CAPTURE_ALL, &set) == 0);
+	CHECK(set.n == 1 && set.samples[0].captured &&
+	      strcmp(set.samples[0].info.name, "sleep") == 0);
+	sample_set_release(&set);
+	target_detach(target);
+	CHECK(all_untraced(pid, 0, true));
+	child_end(pid);
+}
+
+/* Launch: the command's exit status, and commands that cannot run. */
+static void test_launch_exit(void)
+{
+	char *exit3[] = {"sh", "-c", "exit 3", NULL};
+	char *missing[] = {"cprof-test-no-such-command", NULL};
+	char *not_exec[] = {"/dev/null", NULL};
+	struct target *target = NULL;
+	int status = -1, fd, r;
+	sigset_t saved;
+
+	fd = sigchld_open(&saved);
+	if (fd < 0)
+		hard_fail("signalfd");
+	r = target_launch(exit3, NULL, &target);
+	CHECK(r == 0);
+	if (r == 0) {
+		child_register(target_pid(target));
+		CHECK(poll_on_sigchld(target, fd, NULL, 0, DEADLINE_MS) ==
+		      -ESRCH);
+		CHECK(target_exit_status(target, &status) == 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+		/* Reaped already: no zombie is left behind. */
+		CHECK(waitpid(target_pid(target), NULL, __WALL | WNOHANG) < 0 &&
+		      errno == ECHILD);
+		CHECK(target_sample(target, CAPTURE_ALL,
+				    &(struct sample_set){0}) == -ESRCH);
+		child_end(target_pid(target));
+		target_detach(target);
+	}
+	sigchld_close(fd, &saved);
+	target = NULL;
+	CHECK(target_launch(missing, NULL, &target) == -ENOENT);
+	CHECK(target_launch(not_exec, NULL, &target) == -EACCES);
+	CHECK(target == NULL);
+	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
+}
+
+struct tracer_job {
+	pid_t pid, catcher;
+	struct target *target;
+	int ticks;
+	atomic_ulong *usr1_count;
+};
+
+/* The tracer's thread: attach, a few wall ticks, a signal left unanswered
+ * in its delivery stop, then it ends without detaching. */
+static void *tracer_thread(void *arg)
+{
+	struct tracer_job *job = arg;
+
+	if (target_attach(job->pid, NULL, &job->target) < 0)
+		return NULL;
+	for (int i = 0; i < 5; i++) {
+		struct sample_set set = {0};
+
+		wait_parked(job->pid);
+		if (target_sample(job->target, CAPTURE_CHANGED, &set) == 0)
+			job->ticks++;
+		sample_set_release(&set);
+	}
+	syscall(SYS_tgkill, job->pid, job->catcher, SIGUSR1);
+	/* Held in its delivery stop until the tracer lets go. */
+	if (counter_advances_within(job->usr1_count, 1, 30))
+		job->ticks = -1;
+	return NULL;
+}
+
+/* A tracer thread that ends lets every thread go without a stop. */
+static void test_abandon(void)
+{
+	struct target_spec spec = {.epollers = 3, .sig_catcher = true};
+	struct tracer_job job = {0};
+	pthread_t thread;
+	struct child c;
+
+	spawn_target(&spec, &c);
+	wait_parked(c.pid);
+	job.pid = c.pid;
+	job.catcher = find_task(c.pid, "sigcatcher");
+	job.usr1_count = &c.shared->usr1_count;
+	if (job.catcher < 0 ||
+	    pthread_create(&thread, NULL, tracer_thread, &job) != 0)
+		hard_fail("tracer thread");
+	pthread_join(thread, NULL);
+	CHECK(job.target && job.ticks == 5);
+	target_abandon(job.target);
+	CHECK(counter_reaches(&c.shared->usr1_count, 1));
+	CHECK(all_untraced(c.pid, 0, true));
+	CHECK(eintr_each(&c, spec.epollers, 1));
+	child_end(c.pid);
+}
+
+/* ---- figures ---- */
+
+static void bench_print(const struct sample_set *set, const char *what,
+			unsigned batch, uint64_t wall)
+{
+	uint64_t max_pause = 0, sum_pause = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		uint64_t pause = set->samples[i].pause_ns;
+
+		sum_pause += pause;
+		if (pause > max_pause)
+			max_pause = pause;
+	}
+	printf("threads %zu batch %u: %s %.2f ms, pause max %.1f us mean %.1f "
+	       "us, lost %zu\n",
+	       set->n, batch, what, wall / 1e6, max_pause / 1e3,
+	       set->n ? sum_pause / 1e3 / set->n : 0.0, set->lost);
+}
+
+/* Five snapshots, or with detach one pass that also lets go, as cprof
+ * threads does; attach and detach times included. */
+static int bench(int nthreads, unsigned batch, bool detach)
+{
+	struct target_spec spec = {.sleepers = nthreads - 1};
+	struct target *target = NULL;
+	uint64_t start;
+	struct child c;
+	int r;
+
+	spawn_target(&spec, &c);
+	wait_parked(c.pid);
+	start = now_ns();
 	r = target_attach(c.pid, &(struct target_options){.batch_size = batch},
 			  &target);
 	if (r < 0) {
@@ -934,29 +1480,24 @@ static int bench(int nthreads, unsigned batch)
 		child_end(c.pid);
 		return EXIT_HARD;
 	}
-	for (int round = 0; round < 5; round++) {
+	printf("threads %d: attach %.2f ms\n", nthreads,
+	       (now_ns() - start) / 1e6);
+	for (int round = 0; round < (detach ? 1 : 5); round++) {
 		struct sample_set set = {0};
-		uint64_t start = now_ns(), max_pause = 0, sum_pause = 0;
 
-		r = target_snapshot(target, &set);
+		start = now_ns();
+		r = detach ? target_snapshot_detach(target, &set)
+			   : target_snapshot(target, &set);
 		if (r < 0)
 			break;
-		uint64_t wall = now_ns() - start;
-
-		for (size_t i = 0; i < set.n; i++) {
-			uint64_t pause = set.samples[i].pause_ns;
-
-			sum_pause += pause;
-			if (pause > max_pause)
-				max_pause = pause;
-		}
-		printf("threads %zu batch %u: snapshot %.2f ms, pause max %.1f "
-		       "us mean %.1f us, lost %zu\n",
-		       set.n, batch, wall / 1e6, max_pause / 1e3,
-		       set.n ? sum_pause / 1e3 / set.n : 0.0, set.lost);
+		bench_print(&set, detach ? "snapshot+detach" : "snapshot",
+			    batch, now_ns() - start);
 		sample_set_release(&set);
 	}
+	start = now_ns();
 	target_detach(target);
+	printf("threads %d: detach %.2f ms\n", nthreads,
+	       (now_ns() - start) / 1e6);
 	r = all_untraced(c.pid, 0, true) ? EXIT_PASS : EXIT_FAIL;
 	child_end(c.pid);
 	return r;
@@ -1005,7 +1546,8 @@ int main(int argc, char **argv)
 
 		if (*end || n < 1 || n > 100000 || batch < 0)
 			return EXIT_HARD;
-		return bench((int)n, (unsigned)batch);
+		return bench((int)n, (unsigned)batch,
+			     argc >= 5 && strcmp(argv[4], "detach") == 0);
 	}
 	run_case("running target", test_running_target);
 	run_case("stopped target", test_stopped_target);
@@ -1015,6 +1557,15 @@ int main(int argc, char **argv)
 	run_case("refusals", test_refusals);
 	run_case("zombie leader", test_zombie_leader);
 	run_case("exec", test_exec);
+	run_case("snapshot and detach: one stop per thread",
+		 test_snapshot_detach);
+	run_case("cpu ticks stop running threads only", test_sample_running);
+	run_case("wall ticks skip unchanged threads", test_sample_changed);
+	run_case("signals passed on between ticks", test_poll_signals);
+	run_case("exec followed between ticks", test_poll_exec);
+	run_case("tracer thread ends: abandon", test_abandon);
+	run_case("launch", test_launch);
+	run_case("launch: exit status and failures", test_launch_exit);
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
 		return EXIT_FAIL;
