@@ -11,7 +11,9 @@ fifo=$(mktemp -u)
 mkfifo "$fifo"
 build/tests/demo/demo-server >"$fifo" &
 demo=$!
-trap 'kill "$demo" 2>/dev/null; rm -f "$fifo"' EXIT INT TERM
+cleanup() { kill "$demo" 2>/dev/null; rm -f "$fifo"; }
+trap cleanup EXIT
+trap 'cleanup; exit 1' INT TERM HUP PIPE
 read -r ready pid <"$fifo"
 [ "$ready" = ready ] || { echo "demo server did not start" >&2; exit 1; }
 echo "\$ cprof threads -p $pid"

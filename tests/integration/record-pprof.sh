@@ -142,7 +142,7 @@ if record_split cpu.prof -s 2 -F 250; then
 		# The cpu values are CPU time the workers used during the record:
 		# no more than they used between the reports around it, and not
 		# much less (the record is most of that span).
-		sum=$(awk -F'\t' '{ s += $2 } END { printf "%d\n", s }' "$lib_tmp/cpu.samples")
+		sum=$(awk -F'\t' '{ s += $2 } END { printf "%.0f\n", s }' "$lib_tmp/cpu.samples")
 		note "cpu: cpu values add up to $sum ns, the workers used $TRUTH_NS ns"
 		awk -v s="$sum" -v t="$TRUTH_NS" 'BEGIN { exit !(s <= t * 1.02 + 20e6) }' ||
 			fail "cpu -raw: cpu values add up to $sum ns, more than the" \
@@ -237,7 +237,7 @@ if record_split cpu.folded -s 2 -F 250 --format=folded; then
 		head -3)
 	[ -z "$bad" ] || fail "folded: work_* stacks not clone;start_thread;split_main;split_loop;work_*: $bad"
 	# Values are nanoseconds of CPU.
-	sum=$(awk '{ s += $NF } END { printf "%d\n", s }' "$folded")
+	sum=$(awk '{ s += $NF } END { printf "%.0f\n", s }' "$folded")
 	awk -v s="$sum" -v t="$TRUTH_NS" 'BEGIN { exit !(s <= t * 1.02 + 20e6 && s >= t * 0.4) }' ||
 		fail "folded: values add up to $sum ns, the workers used $TRUTH_NS ns"
 	leaf_share()

@@ -491,7 +491,10 @@ wait_traced()
 	local n tracer
 	for ((n = 0; n < $3 * 20; n++)); do
 		tracer=$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
-		[ "$tracer" = "$2" ] && return 0
+		# cprof record traces from a thread of its own: TracerPid
+		# names that thread, one of cprof's tasks.
+		[ -n "$tracer" ] && [ "$tracer" != 0 ] &&
+			[ -d "/proc/$2/task/$tracer" ] && return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.05
 	done
