@@ -95,6 +95,7 @@ struct target {
 	int proc_fd; /* /proc/PID */
 	int task_fd; /* /proc/PID/task */
 	unsigned batch_size;
+	bool check_displaced; /* a CAPTURE_RUNNING sample is under way */
 	size_t max_stack;
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
@@ -344,6 +345,27 @@ static void release_capture(struct target *t, struct tracee *th,
 
 /* Registers and stack into th->sample, then the resume; the stack copy
  * leaves the scratch buffer only once the thread runs again. */
+/*
+ * State R also covers a thread waiting for a CPU.  One that waited since
+ * the scan has a larger schedstat run delay now (the kernel adds a wait
+ * when the thread gets a CPU back), and it stopped where it had been
+ * preempted.  For an ordinary task's wakeup the scheduler defers that
+ * preemption to the thread's next return to user space, mostly a system
+ * call's, so its PC would tell where preemption happens rather than where
+ * CPU time goes.  Read while it is stopped, so later waits do not count.
+ */
+static bool displaced(const struct target *t, const struct tracee *th,
+		      const struct thread_info *scanned)
+{
+	struct proc_schedstat now;
+	char buf[128];
+	ssize_t n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
+
+	if (n <= 0 || procfs_parse_schedstat(buf, (size_t)n, &now) < 0)
+		return false;
+	return now.wait_ns != scanned->sched.wait_ns;
+}
+
 static void capture_and_resume(struct target *t, struct tracee *th,
 			       bool group_stop)
 {
@@ -358,6 +380,8 @@ static void capture_and_resume(struct target *t, struct tracee *th,
 		len = copy_stack(t, th->tid, s->regs.rsp);
 		note_restart(th, &s->regs);
 		note_key(th, &s->regs);
+		if (t->check_displaced)
+			s->displaced = displaced(t, th, &s->info);
 	}
 	release_capture(t, th, group_stop);
 	s->pause_ns = now_ns() - th->interrupt_ns;
@@ -1251,7 +1275,12 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 int target_sample(struct target *target, enum capture_policy policy,
 		  struct sample_set *ret_set)
 {
-	return sample_threads(target, policy, false, ret_set);
+	int r;
+
+	target->check_displaced = policy == CAPTURE_RUNNING;
+	r = sample_threads(target, policy, false, ret_set);
+	target->check_displaced = false;
+	return r;
 }
 
 int target_snapshot(struct target *target, struct sample_set *ret_set)

@@ -50,6 +50,10 @@ struct raw_sample {
 	/* Not stopped because it has not run since its last capture
 	 * (CAPTURE_CHANGED): its previous stack still holds. */
 	bool unchanged;
+	/* CAPTURE_RUNNING: the thread waited for a CPU between the scan
+	 * and its stop, so it stopped where it had been preempted rather
+	 * than where it ran (see displaced() in attach.c). */
+	bool displaced;
 };
 
 /* Every live thread seen by one sample or snapshot, sorted by tid. */

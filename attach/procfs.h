@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROC_COMM_MAX 16 /* TASK_COMM_LEN, NUL included */
+#define PROC_COMM_MAX  16 /* TASK_COMM_LEN, NUL included */
 #define PROC_WCHAN_MAX 64
 
 /* One line of /proc/PID/maps. */

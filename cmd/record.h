@@ -51,7 +51,7 @@ struct thread_memo {
 #define PAUSE_BUCKETS (64 * 8)
 
 struct record_stats {
-	uint64_t ticks, missed_ticks, samples, stopped, reused;
+	uint64_t ticks, missed_ticks, samples, stopped, reused, displaced;
 	uint64_t pause_max_ns;
 	uint64_t pause_buckets[PAUSE_BUCKETS];
 };

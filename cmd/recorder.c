@@ -150,6 +150,20 @@ static uint64_t sample_weight(struct recorder *rec, const struct raw_sample *s,
 	return used;
 }
 
+static void set_label(struct label *labels, size_t n, const char *key,
+		      const char *value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(labels[i].key, key) == 0)
+			labels[i].str = value;
+}
+
+/*
+ * A displaced thread (it waited for a CPU when the tick came) is counted
+ * with state "runnable" and no CPU time: its PC is where it was
+ * preempted, and its CPU time goes to its next sample taken while it runs,
+ * so -tagfocus=state=running and the cpu values stay true.
+ */
 static int add_sample(struct recorder *rec, const struct raw_sample *s,
 		      struct thread_memo *memo)
 {
@@ -164,8 +178,12 @@ static int add_sample(struct recorder *rec, const struct raw_sample *s,
 	if (r <= 0)
 		return r;
 	values[0] = 1;
-	values[1] = (int64_t)sample_weight(rec, s, memo);
+	values[1] = s->displaced ? 0 : (int64_t)sample_weight(rec, s, memo);
 	nlabels = pipeline_labels(&s->info, labels, buf, sizeof(buf));
+	if (s->displaced) {
+		rec->stats.displaced++;
+		set_label(labels, nlabels, LABEL_STATE, "runnable");
+	}
 	rec->stats.samples++;
 	return profile_add(rec->profile, stack, depth, values, labels, nlabels,
 			   1);
@@ -362,13 +380,16 @@ void recorder_print_stats(const struct recorder *rec)
 
 	fprintf(stderr,
 		"cprof: ticks %llu (missed %llu), samples %llu, threads "
-		"stopped per tick %.2f, stacks reused %llu, pause p50 %.1fus "
+		"stopped per tick %.2f, stacks reused %llu, displaced %llu, "
+		"pause p50 %.1fus "
 		"p99 %.1fus max %.1fus, cut stacks %zu\n",
 		(unsigned long long)st->ticks,
 		(unsigned long long)st->missed_ticks,
 		(unsigned long long)st->samples,
 		st->ticks ? (double)st->stopped / st->ticks : 0.0,
-		(unsigned long long)st->reused, pause_percentile(st, 0.5) / 1e3,
+		(unsigned long long)st->reused,
+		(unsigned long long)st->displaced,
+		pause_percentile(st, 0.5) / 1e3,
 		pause_percentile(st, 0.99) / 1e3, st->pause_max_ns / 1e3,
 		rec->pipeline.cut_stacks);
 }

@@ -26,9 +26,11 @@ require_file "$split" "target cpu-split"
 require_file "$parked" "target parked"
 require_go
 
-# The shares below come from 2 s at 250 Hz on two threads, about 1000
-# samples: 5 points is three standard deviations.
-tolerance=5
+# Shares are checked strictly by record-accuracy.sh; here they only show
+# that each output carries the same profile, so a loaded machine's skew
+# (a ptrace sampler sees a waiting thread where it was preempted) is
+# allowed for.
+tolerance=8
 
 # traces_chains TRACES: one line per trace of `go tool pprof -traces`:
 # THREAD_ID<tab>frames joined with ";", innermost first.
@@ -129,11 +131,12 @@ if record_split cpu.prof -s 2 -F 250; then
 		[ -s "$lib_tmp/cpu.samples" ] || fail "cpu -raw: no samples"
 		bad=$(awk -F'\t' -v w1="$w1" -v w2="$w2" '
 			!(($3 == w1 && $4 == "split-1") || ($3 == w2 && $4 == "split-2")) ||
-			$5 != "running" || $6 != "" || $1 < 1 || $2 < 1' \
+			($5 != "running" && $5 != "runnable") || $6 != "" ||
+			$1 < 1 || ($5 == "runnable" && $2 != 0)' \
 			"$lib_tmp/cpu.samples" | head -3)
 		[ -z "$bad" ] ||
 			fail "cpu -raw: samples not labelled thread_id $w1/split-1" \
-				"or $w2/split-2, state running, no wait, values >= 1:" \
+				"or $w2/split-2, state running (or runnable with no CPU time), no wait:" \
 				"$(printf '\n%s' "$bad")"
 		for tid in "$w1" "$w2"; do
 			awk -F'\t' -v t="$tid" '$3 == t' "$lib_tmp/cpu.samples" |

@@ -523,3 +523,297 @@ wait_switches()
 	done
 	return 1
 }
+
+# ---------------------------------------------------------------------------
+# Safety: targets that never park, whole-process checks that read /proc once
+
+# start_ready NAME COMMAND [ARGS...]: start a target that prints a line
+# "ready PID" (not necessarily its first) and wait for that line only, for
+# targets whose thread list never settles (thread storms) or is too long to
+# check thread by thread.  Sets TARGET_PID and TARGET_COUNTER as
+# start_target does.  Waits up to TIMEOUT_READY seconds (default 60).
+start_ready()
+{
+	local name=$1 line n pid
+	shift
+	TARGET_COUNTER=$lib_tmp/$name.counter
+	: >"$lib_tmp/$name.out"
+	CPROF_TARGET_COUNTER=$TARGET_COUNTER "$@" \
+		>"$lib_tmp/$name.out" 2>"$lib_tmp/$name.err" </dev/null &
+	pid=$!
+	lib_pids+=("$pid")
+	for ((n = 0; n < ${TIMEOUT_READY:-60} * 20; n++)); do
+		line=$(grep -m1 '^ready ' "$lib_tmp/$name.out")
+		case $line in
+		"ready $pid") break ;;
+		"ready "*) framework_error "$name: ready line '$line', pid is $pid" ;;
+		esac
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$lib_tmp/$name.err" >&2
+			framework_error "$name exited before it was ready"
+		fi
+		sleep 0.05
+	done
+	[ "$line" = "ready $pid" ] ||
+		framework_error "$name: no ready line within ${TIMEOUT_READY:-60} s"
+	TARGET_PID=$pid
+}
+
+# held_tasks PID: one line "TID STATE TRACER" for each thread of PID that
+# is stopped (t, T) or traced; nothing when PID runs free.  Reads every
+# thread's stat and status in one pass, so it suits thousands of threads;
+# a thread that ends meanwhile is skipped.
+held_tasks()
+{
+	local dir=/proc/$1/task
+	{
+		cat "$dir"/*/stat 2>/dev/null | awk '{
+			s = $0
+			sub(/^.*\) /, "", s)
+			split(s, f, " ")
+			print "S", $1, f[1]
+		}'
+		grep -H '^TracerPid:' "$dir"/*/status 2>/dev/null | awk '{
+			n = split($1, p, "/")
+			print "T", p[n - 1], $2
+		}'
+	} | awk '
+		$1 == "S" { state[$2] = $3; seen[$2] = 1 }
+		$1 == "T" { tracer[$2] = $3; seen[$2] = 1 }
+		END {
+			for (t in seen)
+				if (state[t] == "t" || state[t] == "T" ||
+				    (tracer[t] != "" && tracer[t] != 0))
+					print t, (state[t] == "" ? "?" : state[t]), \
+						(tracer[t] == "" ? "?" : tracer[t])
+		}' | sort -n
+}
+
+# task_states PID: the state letters of PID's threads, counted, sorted:
+# "17 S" lines.
+task_states()
+{
+	cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
+		s = $0
+		sub(/^.*\) /, "", s)
+		split(s, f, " ")
+		n[f[1]]++
+	} END { for (k in n) print n[k], k }' | sort -k2
+}
+
+# wait_let_go PID TIMEOUT: wait until no thread of PID is stopped or
+# traced; returns 1 on timeout with the held threads in HELD.
+wait_let_go()
+{
+	local n
+	for ((n = 0; n < $2 * 20; n++)); do
+		HELD=$(held_tasks "$1")
+		[ -z "$HELD" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_group_stopped PID TIMEOUT: wait until every thread of PID is in
+# state T (job-control stop) and none is traced; returns 1 on timeout,
+# with the states in STATES.
+wait_group_stopped()
+{
+	local n tracers
+	for ((n = 0; n < $2 * 20; n++)); do
+		STATES=$(task_states "$1")
+		tracers=$(grep -h '^TracerPid:' /proc/"$1"/task/*/status \
+			2>/dev/null | awk '$2 != 0' | wc -l)
+		if [ -n "$STATES" ] && [ "$(printf '%s\n' "$STATES" |
+			awk '{ print $2 }')" = T ] && [ "$tracers" = 0 ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# counter_rises COUNTER TIMEOUT: wait until the busy counter in file
+# COUNTER moves; returns 1 when it stays put for TIMEOUT seconds.
+counter_rises()
+{
+	local c0 n
+	c0=$(counter_value "$1")
+	for ((n = 0; n < $2 * 20; n++)); do
+		sleep 0.05
+		[ "$(counter_value "$1")" != "$c0" ] && return 0
+	done
+	return 1
+}
+
+# check_free PID [COUNTER] WHAT: check_runs_on for any number of threads:
+# the target lives, no thread stays stopped or traced (waiting up to 5 s
+# for threads on their way out of a stop), the counter moves.
+check_free()
+{
+	local pid=$1 counter=$2 what=$3
+	kill -0 "$pid" 2>/dev/null || {
+		fail "$what: target $pid died"
+		return 1
+	}
+	wait_let_go "$pid" 5 || {
+		fail "$what: threads of $pid left stopped or traced" \
+			"(tid state tracer): $(printf '%s\n' "$HELD" | head -5 |
+				paste -sd,)"
+		return 1
+	}
+	[ -z "$counter" ] || counter_rises "$counter" 10 || {
+		fail "$what: target $pid stopped counting"
+		return 1
+	}
+}
+
+# pprof_samples PROF: the number of samples in PROF as `go tool pprof -raw`
+# reads it (the sum of the first value: pprof merges equal samples); returns 1, with pprof's complaint in PPROF_ERROR, when pprof
+# cannot read it.
+pprof_samples()
+{
+	PPROF_ERROR=
+	[ -s "$1" ] || {
+		PPROF_ERROR="no profile written"
+		return 1
+	}
+	go_pprof -raw "$1" >"$1.raw" 2>"$1.raw.err" || {
+		PPROF_ERROR=$(head -3 "$1.raw.err")
+		return 1
+	}
+	raw_samples "$1.raw" | awk -F'\t' '{ s += $1 } END { print s + 0 }'
+}
+
+# forget_pid PID: PID has been reaped: do not kill it at exit, when the
+# number may name another process.
+forget_pid()
+{
+	local i
+	for i in "${!lib_pids[@]}"; do
+		[ "${lib_pids[$i]}" = "$1" ] && unset "lib_pids[$i]"
+	done
+}
+
+# end_target PID: kill our child PID, reap it quietly and forget it.
+end_target()
+{
+	kill -KILL "$1" 2>/dev/null
+	{ wait "$1"; } 2>/dev/null
+	forget_pid "$1"
+}
+
+# kill_round MODE DELAY PID COUNTER: one round of kill safety.  Starts
+# cprof against PID (MODE cpu or wall: record at -F 1000; threads), sends
+# it SIGKILL after DELAY milliseconds, or as soon as it traces PID when
+# DELAY is "attach", reaps it and checks the target runs on.  Sets
+# KILL_TRACED to 1 when PID was traced just before the kill, KILL_STATUS to
+# cprof's status.  Returns 1 when the round failed.
+kill_round()
+{
+	local mode=$1 delay=$2 pid=$3 counter=$4 out=$lib_tmp/kill n k v
+	local args
+	case $mode in
+	cpu) args=(record -p "$pid" -F 1000 -s 60 -o "$out.prof") ;;
+	wall) args=(record --mode=wall -p "$pid" -F 1000 -s 60 -o "$out.prof") ;;
+	threads) args=(threads -p "$pid" -o "$out.prof") ;;
+	*) framework_error "kill_round: mode '$mode'" ;;
+	esac
+	KILL_TRACED=0
+	start_cprof "$out" "${args[@]}"
+	if [ "$delay" = attach ]; then
+		# Read with builtins only, so the kill follows the seize
+		# within microseconds.
+		for ((n = 0; n < 200000; n++)); do
+			while read -r k v; do
+				[ "$k" = TracerPid: ] && break
+			done <"/proc/$pid/status"
+			[ "${v:-0}" != 0 ] && break
+			kill -0 "$CPROF_PID" 2>/dev/null || break
+		done
+	else
+		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+	fi
+	while read -r k v; do
+		[ "$k" = TracerPid: ] && break
+	done <"/proc/$pid/status"
+	[ "${v:-0}" != 0 ] && KILL_TRACED=1
+	kill -KILL "$CPROF_PID" 2>/dev/null
+	{ wait "$CPROF_PID"; } 2>/dev/null
+	KILL_STATUS=$?
+	forget_pid "$CPROF_PID"
+	case $KILL_STATUS in
+	0 | 137) ;;
+	*)
+		fail "kill round $mode $delay: cprof exited $KILL_STATUS:" \
+			"$(head -3 "$out.err")"
+		;;
+	esac
+	check_free "$pid" "$counter" "kill round $mode $delay"
+}
+
+# ---------------------------------------------------------------------------
+# The signals target (tests/targets/signals.c)
+
+# signals_report NAME PID: ask the signals target started as NAME for a
+# report; sets SIG_RT, SIG_LAST, SIG_ORDER, SIG_CHLD, SIG_REAPED, SIG_LOST,
+# SIG_TIMER, SIG_EXPECT.  Returns 1 when no report comes.
+signals_seq=0
+signals_report()
+{
+	local r
+	signals_seq=$((signals_seq + 1))
+	r=$(target_report "$1" "$2" "$signals_seq") || return 1
+	SIG_RT=$(report_field "$r" rt)
+	SIG_LAST=$(report_field "$r" last)
+	SIG_ORDER=$(report_field "$r" order)
+	SIG_CHLD=$(report_field "$r" chld)
+	SIG_REAPED=$(report_field "$r" reaped)
+	SIG_LOST=$(report_field "$r" lost)
+	SIG_TIMER=$(report_field "$r" timer)
+	SIG_EXPECT=$(report_field "$r" expect)
+}
+
+# signals_received NAME PID TOTAL TIMEOUT: wait until the target has
+# received TOTAL queued signals; returns 1 on timeout (the last report's
+# figures stay in SIG_*).
+signals_received()
+{
+	local n
+	for ((n = 0; n < $4 * 10; n++)); do
+		signals_report "$1" "$2" || return 1
+		[ "$SIG_RT" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# signals_timer_kept NAME PID TIMEOUT: wait for a report in which the
+# target has received every timer expiry due (none lost, none on its way);
+# returns 1 on timeout, with the smallest shortfall seen in SIG_SHORT.
+signals_timer_kept()
+{
+	local n short
+	SIG_SHORT=
+	for ((n = 0; n < $3 * 10; n++)); do
+		signals_report "$1" "$2" || return 1
+		short=$((SIG_EXPECT - SIG_TIMER))
+		if [ -z "$SIG_SHORT" ] || [ "$short" -lt "$SIG_SHORT" ]; then
+			SIG_SHORT=$short
+		fi
+		[ "$short" -le 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# signals_stream SIGNALS PID FIRST COUNT RATE: queue COUNT SIGRTMIN to the
+# signals target PID, numbered from FIRST, RATE a second, with the target's
+# own sender mode (binary SIGNALS); sets STREAM_FULL to the times the
+# queue was full.  Returns 1 when the sender failed.
+signals_stream()
+{
+	local line
+	line=$(timeout -k 5 120 "$1" send "$2" "$3" "$4" "$5") || return 1
+	STREAM_FULL=$(report_field "$line" full)
+}
