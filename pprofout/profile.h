@@ -41,8 +41,7 @@ struct profile;
 
 /* period_type may be NULL (no period). */
 struct profile *profile_new(const struct value_type *sample_types,
-			    size_t ntypes,
-			    const struct value_type *period_type,
+			    size_t ntypes, const struct value_type *period_type,
 			    int64_t period);
 void profile_free(struct profile *profile);
 
@@ -70,8 +69,8 @@ int profile_write_pprof(const struct profile *profile, int fd);
 
 /* Text: level 1 grouped with counts (values[0] summed), level 2 every
  * sample in the order added.  Layout is in man/cprof-threads.1. */
-int profile_write_text(const struct profile *profile, int level,
-		       unsigned flags, FILE *out);
+int profile_write_text(const struct profile *profile, int level, unsigned flags,
+		       FILE *out);
 
 /*
  * Flat outputs of the last sample type's values (pprof's default), labels
