@@ -99,7 +99,9 @@ static int parse_seconds(const char *text, int64_t *ret_ns)
 	char *end;
 	double seconds;
 
-	if (!text || *text < '0' || *text > '9')
+	/* Decimal only: strtod would also take hex and exponents. */
+	if (!text || *text < '0' || *text > '9' ||
+	    text[strspn(text, "0123456789.")] != '\0')
 		return -EINVAL;
 	errno = 0;
 	seconds = strtod(text, &end);

@@ -82,6 +82,8 @@ int output_open(struct output *out, const char *path)
 		out->fp = stdout;
 		return 0;
 	}
+	if (!*path)
+		return -ENOENT;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
 	if (asprintf(&out->tmp_path, "%s.tmp.XXXXXX", path) < 0) {

@@ -668,12 +668,13 @@ check_free()
 	}
 }
 
-# pprof_samples PROF: the number of samples in PROF as `go tool pprof -raw`
-# reads it (the sum of the first value: pprof merges equal samples); returns 1, with pprof's complaint in PPROF_ERROR, when pprof
-# cannot read it.
+# pprof_samples PROF: sets PPROF_SAMPLES to the number of samples in PROF
+# as `go tool pprof -raw` reads it (the sum of the first values: pprof
+# merges equal samples); returns 1, with pprof's complaint in PPROF_ERROR,
+# when pprof cannot read it.
 pprof_samples()
 {
-	PPROF_ERROR=
+	PPROF_ERROR= PPROF_SAMPLES=
 	[ -s "$1" ] || {
 		PPROF_ERROR="no profile written"
 		return 1
@@ -682,7 +683,8 @@ pprof_samples()
 		PPROF_ERROR=$(head -3 "$1.raw.err")
 		return 1
 	}
-	raw_samples "$1.raw" | awk -F'\t' '{ s += $1 } END { print s + 0 }'
+	PPROF_SAMPLES=$(raw_samples "$1.raw" |
+		awk -F'\t' '{ s += $1 } END { print s + 0 }')
 }
 
 # forget_pid PID: PID has been reaped: do not kill it at exit, when the
