@@ -32,8 +32,7 @@ case $count in '' | *[!0-9]*) framework_error "count: '$count'" ;; esac
 # check_profile WHAT PROF: PROF is a profile pprof reads.
 check_profile()
 {
-	local n
-	n=$(pprof_samples "$2") || fail "$1: profile unreadable: $PPROF_ERROR"
+	pprof_samples "$2" || fail "$1: profile unreadable: $PPROF_ERROR"
 }
 
 # --- 1. a stream of queued signals, SIGCHLD and a timer -----------------------
@@ -146,10 +145,10 @@ for run in threads cpu wall; do
 		fail "$what: not every thread stopped and untraced:" \
 			"$(paste -sd, <<<"$STATES")"
 	frozen "$what" "$counter" "$c0"
-	if n=$(pprof_samples "$prof"); then
+	if pprof_samples "$prof"; then
 		# threads: one sample per thread.
-		[ $run != threads ] || [ "$n" = "$nthreads" ] ||
-			fail "$what: $n samples for $nthreads threads"
+		[ $run != threads ] || [ "$PPROF_SAMPLES" = "$nthreads" ] ||
+			fail "$what: $PPROF_SAMPLES samples for $nthreads threads"
 	else
 		fail "$what: profile unreadable: $PPROF_ERROR"
 	fi

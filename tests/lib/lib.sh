@@ -674,7 +674,7 @@ check_free()
 # when pprof cannot read it.
 pprof_samples()
 {
-	PPROF_ERROR= PPROF_SAMPLES=
+	PPROF_ERROR='' PPROF_SAMPLES=''
 	[ -s "$1" ] || {
 		PPROF_ERROR="no profile written"
 		return 1

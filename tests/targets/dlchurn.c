@@ -4,11 +4,11 @@
  * usage: dlchurn [LIBRARY]
  *
  * Threads:
- *   "churn"  two of them, each loading LIBRARY (default
+ *   "churn"  loads LIBRARY (default
  *            libcproftarget-dl.so next to the executable) with dlopen,
  *            calling its dl_spacer0 and unloading it with dlclose, for ever
  *   "busy"   spins, counting in $CPROF_TARGET_COUNTER
- * Prints "ready PID" once both have loaded and unloaded the library; each
+ * Prints "ready PID" once it has loaded and unloaded the library; each
  * SIGUSR1 then prints
  *   report SEQ cycles N
  * N: dlopen/dlclose pairs so far.
@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHURNERS 2
+#define CHURNERS 1
 
 static const char *lib_path;
 static uint64_t cycles;
