@@ -2,6 +2,7 @@
 /* cprof: Go's pprof experience for native Linux processes. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "cmd/commands.h"
@@ -58,6 +59,20 @@ static int run_help(int argc, char **argv)
 	return cmd->run(2, help_argv);
 }
 
+/* cprof keeps a few /proc files open per thread of the target, so a
+ * process of thousands of threads needs more than the usual soft limit of
+ * 1024 descriptors; the hard limit is ours to take. */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+	    limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *cmd;
@@ -79,5 +94,6 @@ int main(int argc, char **argv)
 			    argv[1]);
 		return EXIT_USAGE;
 	}
+	raise_fd_limit();
 	return cmd->run(argc - 1, argv + 1);
 }

@@ -284,7 +284,9 @@ static int write_output(const struct profile *profile, struct output *out,
 	}
 	if (r >= 0)
 		r = output_commit(out);
-	if (r < 0)
+	/* A reader that went away is no error to report: SIGPIPE, held
+	 * until the target was let go, ends cprof as it ends any filter. */
+	if (r < 0 && !(r == -EPIPE && !opts->output))
 		cprof_error_errno(r, "cannot write '%s'",
 				  opts->output ? opts->output : "stdout");
 	return r;
