@@ -27,7 +27,11 @@
 
 #include "attach/procfs.h"
 
-/* What /proc said of a thread just before it was stopped. */
+/* What /proc said of a thread just before it was stopped.  wchan is read
+ * by snapshots only, sched by target_sample() only, syscall where the
+ * capture policy needs it (see enum capture_policy); what is not read is
+ * left zero (syscall.nr -1).  A thread that has not run since a file was
+ * last read is not asked again: it still shows the same. */
 struct thread_info {
 	pid_t tid;
 	char name[PROC_COMM_MAX];
@@ -81,9 +85,9 @@ int target_attach(pid_t pid, const struct target_options *opts,
 		  struct target **ret_target);
 
 /*
- * Captures every live thread once: /proc first (wchan included), then stop
- * a batch, read registers and stack, resume each thread as soon as its
- * copy is taken.  Threads that exit meanwhile are counted in
+ * Captures every live thread once: /proc first (wchan included, sched
+ * not), then stop a batch, read registers and stack, resume each thread as
+ * soon as its copy is taken.  Threads that exit meanwhile are counted in
  * ret_set->lost, not an error.  target_sample() with CAPTURE_ALL, but
  * with the address space always read afresh.
  */
@@ -109,7 +113,8 @@ enum capture_policy {
 	/* every thread (the threads command) */
 	CAPTURE_ALL,
 	/* only threads in state R when /proc is read (cpu mode): a thread
-	 * that is not running is never stopped */
+	 * that is not running is never stopped, and its syscall is not
+	 * read */
 	CAPTURE_RUNNING,
 	/* every thread except one that has not run since its last capture
 	 * (same syscall, SP and PC in /proc/.../syscall, same schedstat run

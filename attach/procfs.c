@@ -325,6 +325,15 @@ static int skip_signed_fields(struct cursor *c, int n)
 	return 0;
 }
 
+/* A longer name than the kernel's is garbage: cut, never overrun. */
+static void copy_comm(char *dst, const char *src, size_t len)
+{
+	if (len >= PROC_COMM_MAX)
+		len = PROC_COMM_MAX - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *ret)
 {
 	struct cursor c = {buf, buf + len};
@@ -343,6 +352,7 @@ int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *ret)
 	}
 	if (!close_paren)
 		return -EINVAL;
+	copy_comm(st.comm, c.p, (size_t)(close_paren - c.p));
 	c.p = close_paren + 1;
 	if (!cur_take(&c, ' ') || cur_eof(&c))
 		return -EINVAL;

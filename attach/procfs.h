@@ -38,6 +38,9 @@ const struct proc_map *procfs_maps_find(const struct proc_maps *maps,
 
 /* From /proc/PID/task/TID/stat: the state letter (R S D T t Z X I P W). */
 struct proc_stat {
+	/* The same bytes as the comm file, which holds nothing more: reading
+	 * stat alone saves a file per thread. */
+	char comm[PROC_COMM_MAX];
 	char state;
 	pid_t ppid;
 	unsigned long flags; /* PF_KTHREAD = 0x00200000 marks kernel threads */

@@ -265,22 +265,25 @@ static int wait_until(struct recorder *rec, int sigfd, int64_t deadline_ns)
 	struct pollfd pfd = {.fd = sigfd, .events = POLLIN};
 	int64_t wait_ns = deadline_ns - monotonic_ns();
 	struct timespec timeout;
+	int n;
 
 	if (wait_ns < 0)
 		wait_ns = 0;
 	timeout.tv_sec = wait_ns / 1000000000;
 	timeout.tv_nsec = wait_ns % 1000000000;
-	if (ppoll(&pfd, 1, &timeout, NULL) < 0 && errno != EINTR)
+	n = ppoll(&pfd, 1, &timeout, NULL);
+	if (n < 0 && errno != EINTR)
 		return -errno;
-	return read_signals(rec, sigfd);
+	/* A timeout: nothing to read, the next tick is due. */
+	return n == 0 ? 0 : read_signals(rec, sigfd);
 }
 
-static void show_progress(const struct recorder *rec, int64_t now_ns,
+static void show_progress(const struct recorder *rec, bool tty, int64_t now_ns,
 			  int64_t *shown_ns)
 {
 	int64_t elapsed = now_ns - rec->start_ns;
 
-	if (!stderr_is_tty() || now_ns - *shown_ns < 1000000000)
+	if (!tty || now_ns - *shown_ns < 1000000000)
 		return;
 	*shown_ns = now_ns;
 	if (rec->opts->duration_ns)
@@ -320,6 +323,7 @@ static int maybe_tick(struct recorder *rec, int64_t *next_ns)
 int recorder_run(struct recorder *rec, int sigfd)
 {
 	int64_t time_nanos = realtime_ns(), next_ns, end_ns, shown_ns = 0;
+	bool tty = stderr_is_tty();
 	int r = 0;
 
 	rec->start_ns = monotonic_ns();
@@ -335,12 +339,17 @@ int recorder_run(struct recorder *rec, int sigfd)
 		}
 		if (r < 0 || rec->target_exited || monotonic_ns() >= end_ns)
 			break;
-		show_progress(rec, monotonic_ns(), &shown_ns);
+		/* The tick's own stops raised SIGCHLD: taken now, it does
+		 * not cut the wait short, which would cost a wakeup a tick. */
+		r = read_signals(rec, sigfd);
+		if (r > 0)
+			break;
+		show_progress(rec, tty, monotonic_ns(), &shown_ns);
 		r = wait_until(rec, sigfd, next_ns < end_ns ? next_ns : end_ns);
 		if (r > 0)
 			break;
 	}
-	if (stderr_is_tty())
+	if (tty)
 		fputs("\r\033[K", stderr);
 	profile_set_time(rec->profile, time_nanos,
 			 monotonic_ns() - rec->start_ns);
