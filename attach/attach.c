@@ -866,18 +866,24 @@ static int seize_refused(struct target *t, pid_t tid, int err)
 	char path[64];
 	struct proc_status status;
 	struct proc_stat stat;
+	int r;
 
 	if (err == ESRCH)
 		return 0;
 	if (err != EPERM)
 		return -err;
+	/* Auto-attached at its clone: the tracer is this thread, which in
+	 * record is not cprof's main thread. */
 	snprintf(path, sizeof(path), "%d/status", (int)tid);
 	if (read_status_at(t->task_fd, path, &status) == 0 &&
-	    status.tracer_pid == getpid())
+	    status.tracer_pid == gettid())
 		return tracee_add(t, tid, PHASE_NEW) ? 1 : -ENOMEM;
+	/* A thread that is exiting refuses ptrace; once gone it has no
+	 * /proc entry left to read. */
 	snprintf(path, sizeof(path), "%d/stat", (int)tid);
-	if (read_stat_at(t->task_fd, path, &stat) == 0 &&
-	    (stat.state == 'Z' || stat.state == 'X'))
+	r = read_stat_at(t->task_fd, path, &stat);
+	if (r == -ENOENT || r == -ESRCH ||
+	    (r == 0 && (stat.state == 'Z' || stat.state == 'X')))
 		return 0;
 	return -EPERM;
 }
@@ -1130,6 +1136,32 @@ int target_launch(char *const argv[], const struct target_options *opts,
 
 pid_t target_pid(const struct target *target)
 {
+	return target->pid;
+}
+
+/* A main thread that has exited stays a zombie until the last thread
+ * does, and its /proc entry then shows no maps and no exe. */
+static bool leader_alive(const struct target *t)
+{
+	char path[64];
+	struct proc_stat stat;
+
+	snprintf(path, sizeof(path), "%d/stat", (int)t->pid);
+	return read_stat_at(t->task_fd, path, &stat) == 0 &&
+	       stat.state != 'Z' && stat.state != 'X';
+}
+
+pid_t target_proc_tid(const struct target *target)
+{
+	if (leader_alive(target))
+		return target->pid;
+	for (size_t i = 0; i < target->n; i++) {
+		const struct tracee *th = target->threads[i];
+
+		if (th->tid != target->pid && th->phase != PHASE_GONE &&
+		    th->phase != PHASE_EXITING)
+			return th->tid;
+	}
 	return target->pid;
 }
 
@@ -1407,6 +1439,8 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 		if (batch % ANSWER_EVERY == 0)
 			answer_pending(t);
 	}
+	/* Nothing may wait for the next call: it may never come. */
+	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
 		t->threads[i]->sample = NULL;
 	tracee_compact(t);

@@ -165,6 +165,11 @@ int target_snapshot_detach(struct target *target, struct sample_set *ret_set);
 /* The process id, and its address space as last read from /proc. */
 pid_t target_pid(const struct target *target);
 
+/* A live thread to read the process's /proc files through (maps, exe,
+ * map_files, mem): the main thread, unless it has exited while others
+ * live, when its own entry shows none of them. */
+pid_t target_proc_tid(const struct target *target);
+
 /* Detaches every thread (leaving a group-stopped target stopped) and frees
  * the session.  NULL-safe; safe to call from any error path. */
 void target_detach(struct target *target);

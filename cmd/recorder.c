@@ -38,7 +38,7 @@ int recorder_init(struct recorder *rec, const struct record_options *opts)
 	rec->pid = target_pid(rec->target);
 	rec->period_ns = 1000000000LL / (int64_t)opts->hz;
 	rec->exec_count = target_exec_count(rec->target);
-	r = addrspace_open(rec->pid, &as);
+	r = addrspace_open(target_proc_tid(rec->target), &as);
 	if (r < 0)
 		return r;
 	r = pipeline_init(&rec->pipeline, as, opts->unwinder);
@@ -47,7 +47,7 @@ int recorder_init(struct recorder *rec, const struct record_options *opts)
 	rec->profile = profile_new(types, 2, &types[1], rec->period_ns);
 	if (!rec->profile)
 		return -ENOMEM;
-	return pipeline_comment(rec->profile, rec->pid);
+	return pipeline_comment(rec->profile, target_proc_tid(rec->target));
 }
 
 static void memo_release(struct thread_memo *memo)

@@ -173,7 +173,7 @@ static int capture(pid_t pid, struct addrspace **ret_as,
 		report_target_error(pid, r);
 		goto out;
 	}
-	r = addrspace_open(target_pid(target), ret_as);
+	r = addrspace_open(target_proc_tid(target), ret_as);
 	if (r < 0) {
 		cprof_error_errno(r, "pid %d: cannot read its address space",
 				  pid);
@@ -221,7 +221,7 @@ static int build_profile(struct pipeline *p, const struct sample_set *set,
 	if (!profile)
 		return -ENOMEM;
 	profile_set_time(profile, time_nanos, 0);
-	r = pipeline_comment(profile, pid);
+	r = pipeline_comment(profile, addrspace_pid(p->as));
 	for (size_t i = 0; i < set->n && r >= 0; i++)
 		r = add_thread(p, profile, &set->samples[i], opts->debug != 2);
 	if (r < 0) {
