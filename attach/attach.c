@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,7 @@ struct capture_key {
 
 struct tracee {
 	pid_t tid;
+	int last_cpu; /* from stat, read just before a CAPTURE_RUNNING stop */
 	enum tracee_phase phase;
 	/* Opened at the first read and kept, so later samples read without
 	 * a path lookup; -1 until then, or while the fd limit is reached. */
@@ -113,7 +115,8 @@ struct target {
 	int proc_fd; /* /proc/PID */
 	int task_fd; /* /proc/PID/task */
 	unsigned batch_size;
-	bool check_displaced; /* a CAPTURE_RUNNING sample is under way */
+	bool check_displaced;  /* a CAPTURE_RUNNING sample is under way */
+	bool sampler_realtime; /* the calling thread preempts at once */
 	size_t max_stack;
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
@@ -382,8 +385,14 @@ static bool displaced(const struct target *t, struct tracee *th,
 {
 	struct proc_schedstat now;
 	char buf[128];
-	ssize_t n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
+	ssize_t n;
 
+	/* cprof's sampler, real-time where allowed, preempted the thread on
+	 * its own CPU at once, wherever it was: that PC is a fair sample. */
+	if (t->sampler_realtime && th->last_cpu >= 0 &&
+	    th->last_cpu == sched_getcpu())
+		return false;
+	n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
 	if (n <= 0 || procfs_parse_schedstat(buf, (size_t)n, &now) < 0)
 		return false;
 	return now.wait_ns != scanned->sched.wait_ns;
@@ -1347,16 +1356,26 @@ static int prepare_samples(struct target *t, struct sample_set *set,
 	return 0;
 }
 
-/* Read just before the stop: a thread that blocked since the scan must
- * not be stopped in its sleep. */
+/*
+ * Read just before the stop: a thread that blocked since the scan must
+ * not be stopped in its sleep.  Its schedstat is taken again too, so the
+ * displaced check compares with the moment of the stop, not of the scan:
+ * only a thread that waited for a CPU at the stop itself counts.
+ */
 static bool still_running(const struct target *t, struct tracee *th)
 {
 	char buf[1024];
 	struct proc_stat stat;
 	ssize_t n = tracee_read(t, th, FILE_STAT, buf, sizeof(buf));
 
-	return n > 0 && procfs_parse_stat(buf, (size_t)n, &stat) == 0 &&
-	       stat.state == 'R';
+	if (n <= 0 || procfs_parse_stat(buf, (size_t)n, &stat) < 0 ||
+	    stat.state != 'R')
+		return false;
+	th->last_cpu = stat.processor;
+	n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
+	if (n > 0)
+		procfs_parse_schedstat(buf, (size_t)n, &th->sample->info.sched);
+	return true;
 }
 
 /* Interrupts the next batch of selected tracees from samples[*cursor] on
@@ -1461,6 +1480,7 @@ int target_sample(struct target *target, enum capture_policy policy,
 	int r;
 
 	target->check_displaced = policy == CAPTURE_RUNNING;
+	target->sampler_realtime = sched_getscheduler(0) == SCHED_FIFO;
 	r = sample_threads(target, policy, false, ret_set);
 	target->check_displaced = false;
 	return r;

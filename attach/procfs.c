@@ -334,6 +334,35 @@ static void copy_comm(char *dst, const char *src, size_t len)
 	dst[len] = '\0';
 }
 
+/* Skips n blank-separated numeric fields of any size (rsslim is printed
+ * as an unsigned 64-bit value no signed parser takes). */
+static int skip_numbers(struct cursor *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (cur_blanks(c) < 0 || cur_eof(c))
+			return -EINVAL;
+		if (*c->p == '-')
+			c->p++;
+		if (cur_eof(c) || *c->p < '0' || *c->p > '9')
+			return -EINVAL;
+		while (!cur_eof(c) && *c->p >= '0' && *c->p <= '9')
+			c->p++;
+	}
+	return 0;
+}
+
+/* Field 39, after the 23 that follow stime; -1 when it is missing or
+ * malformed, as on kernels that print fewer fields. */
+static int stat_processor(struct cursor *c)
+{
+	int64_t cpu;
+
+	if (skip_numbers(c, 23) < 0 || cur_blanks(c) < 0 ||
+	    cur_i64(c, &cpu) < 0 || cpu < 0 || cpu > INT32_MAX)
+		return -1;
+	return (int)cpu;
+}
+
 int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *ret)
 {
 	struct cursor c = {buf, buf + len};
@@ -373,6 +402,7 @@ int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *ret)
 	if (!cur_eof(&c) && *c.p != ' ' && *c.p != '\n')
 		return -EINVAL;
 	st.flags = (unsigned long)flags;
+	st.processor = stat_processor(&c);
 	*ret = st;
 	return 0;
 }

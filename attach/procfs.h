@@ -45,6 +45,7 @@ struct proc_stat {
 	pid_t ppid;
 	unsigned long flags; /* PF_KTHREAD = 0x00200000 marks kernel threads */
 	uint64_t utime_ticks, stime_ticks;
+	int processor; /* the CPU it last ran on; -1 when not shown */
 };
 int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *ret);
 
