@@ -244,7 +244,8 @@ static int write_profile(const struct profile *profile, struct output *out,
 				       opts->pcs ? TEXT_PCS : 0, out->fp);
 	if (r >= 0)
 		r = output_commit(out);
-	if (r < 0)
+	/* A reader that went away is no error to report (see record.c). */
+	if (r < 0 && !(r == -EPIPE && !opts->output))
 		cprof_error_errno(r, "cannot write '%s'",
 				  opts->output ? opts->output : "stdout");
 	return r;

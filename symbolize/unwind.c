@@ -65,17 +65,35 @@ void unwinder_free(struct unwinder *unwinder)
 	free(unwinder);
 }
 
+/* No user-space instruction lives at 0 or in the upper half of the
+ * address space (the kernel's); a caller's PC there is garbage read off
+ * the stack, which ends the stack rather than becoming a frame. */
+#define USER_ADDRESS_LIMIT (UINT64_C(1) << 56)
+
+static int end_at_impossible_pc(const struct frame *frames, size_t *n, int r)
+{
+	for (size_t i = 1; i < *n; i++) {
+		if (frames[i].pc == 0 || frames[i].pc >= USER_ADDRESS_LIMIT) {
+			*n = i;
+			return r < 0 ? r : -EFAULT;
+		}
+	}
+	return r;
+}
+
 int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 		    struct frame *frames, size_t max, size_t *ret_n)
 {
+	int r;
+
 	if (!sample->captured || max == 0) {
 		*ret_n = 0;
 		return sample->captured ? -E2BIG : -EINVAL;
 	}
 	if (max > UNWIND_MAX_FRAMES)
 		max = UNWIND_MAX_FRAMES;
-	return unwinder->ops->unwind(unwinder->state, sample, frames, max,
-				     ret_n);
+	r = unwinder->ops->unwind(unwinder->state, sample, frames, max, ret_n);
+	return end_at_impossible_pc(frames, ret_n, r);
 }
 
 /* user_regs_struct in DWARF order: rax rdx rcx rbx rsi rdi rbp rsp
