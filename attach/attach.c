@@ -36,12 +36,14 @@
  * Two overlaps the wake-up of one thread with the copy of the other, and
  * the one-pass snapshot and detach is slower with one (135 vs 75 ms).
  */
-#define DEFAULT_BATCH_SIZE    2
-#define DEFAULT_MAX_STACK     (512 * 1024)
-#define ANSWER_EVERY	      16 /* batches between looks at other stops */
-#define PF_KTHREAD	      0x00200000UL
-#define CAP_SYS_PTRACE_BIT    19
-#define SEIZE_OPTIONS	      (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+#define DEFAULT_BATCH_SIZE 2
+#define DEFAULT_MAX_STACK  (512 * 1024)
+#define ANSWER_EVERY	   16 /* batches between looks at other stops */
+#define PF_KTHREAD	   0x00200000UL
+#define CAP_SYS_PTRACE_BIT 19
+#define SEIZE_OPTIONS	   (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+/* From the timer's wakeup of a real-time sampler to its first look. */
+#define TICK_WAKE_SLACK_NS    100000
 #define ERESTART_RESTARTBLOCK 516 /* kernel-internal, not in errno.h */
 
 enum tracee_phase {
@@ -115,8 +117,9 @@ struct target {
 	int proc_fd; /* /proc/PID */
 	int task_fd; /* /proc/PID/task */
 	unsigned batch_size;
-	bool check_displaced;  /* a CAPTURE_RUNNING sample is under way */
-	bool sampler_realtime; /* the calling thread preempts at once */
+	bool check_displaced;	  /* a CAPTURE_RUNNING sample is under way */
+	bool sampler_realtime;	  /* the calling thread preempts at once */
+	uint64_t sample_start_ns; /* when the current sample began */
 	size_t max_stack;
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
@@ -384,18 +387,22 @@ static bool displaced(const struct target *t, struct tracee *th,
 		      const struct thread_info *scanned)
 {
 	struct proc_schedstat now;
+	uint64_t waited, since_tick;
 	char buf[128];
-	ssize_t n;
+	ssize_t n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
 
+	if (n <= 0 || procfs_parse_schedstat(buf, (size_t)n, &now) < 0 ||
+	    now.wait_ns == scanned->sched.wait_ns)
+		return false;
 	/* cprof's sampler, real-time where allowed, preempted the thread on
-	 * its own CPU at once, wherever it was: that PC is a fair sample. */
-	if (t->sampler_realtime && th->last_cpu >= 0 &&
-	    th->last_cpu == sched_getcpu())
-		return false;
-	n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
-	if (n <= 0 || procfs_parse_schedstat(buf, (size_t)n, &now) < 0)
-		return false;
-	return now.wait_ns != scanned->sched.wait_ns;
+	 * its own CPU at once when the tick woke it, wherever the thread
+	 * was: a wait no longer than the tick so far began then, and that
+	 * PC is a fair sample.  A longer wait began before: some other task
+	 * had the CPU. */
+	waited = now.wait_ns - scanned->sched.wait_ns;
+	since_tick = now_ns() - t->sample_start_ns + TICK_WAKE_SLACK_NS;
+	return !(t->sampler_realtime && th->last_cpu >= 0 &&
+		 th->last_cpu == sched_getcpu() && waited <= since_tick);
 }
 
 static void capture_and_resume(struct target *t, struct tracee *th,
@@ -1481,6 +1488,7 @@ int target_sample(struct target *target, enum capture_policy policy,
 
 	target->check_displaced = policy == CAPTURE_RUNNING;
 	target->sampler_realtime = sched_getscheduler(0) == SCHED_FIFO;
+	target->sample_start_ns = now_ns();
 	r = sample_threads(target, policy, false, ret_set);
 	target->check_displaced = false;
 	return r;

@@ -38,16 +38,21 @@ int recorder_init(struct recorder *rec, const struct record_options *opts)
 	rec->pid = target_pid(rec->target);
 	rec->period_ns = 1000000000LL / (int64_t)opts->hz;
 	rec->exec_count = target_exec_count(rec->target);
-	r = addrspace_open(target_proc_tid(rec->target), &as);
-	if (r < 0)
-		return r;
-	r = pipeline_init(&rec->pipeline, as, opts->unwinder);
-	if (r < 0)
-		return r;
 	rec->profile = profile_new(types, 2, &types[1], rec->period_ns);
 	if (!rec->profile)
 		return -ENOMEM;
-	return pipeline_comment(rec->profile, target_proc_tid(rec->target));
+	r = pipeline_comment(rec->profile, target_proc_tid(rec->target));
+	if (r >= 0)
+		r = addrspace_open(target_proc_tid(rec->target), &as);
+	if (r >= 0)
+		r = pipeline_init(&rec->pipeline, as, opts->unwinder);
+	/* A command that is over before its address space could be read
+	 * (`cprof record -- true`) leaves an empty profile, not an error. */
+	if (r < 0 && r != -ENOMEM && target_poll(rec->target) == -ESRCH) {
+		rec->target_exited = true;
+		return 0;
+	}
+	return r;
 }
 
 static void memo_release(struct thread_memo *memo)
@@ -331,7 +336,7 @@ int recorder_run(struct recorder *rec, int sigfd)
 	next_ns = rec->start_ns;
 	end_ns = rec->opts->duration_ns ? rec->start_ns + rec->opts->duration_ns
 					: INT64_MAX;
-	while (r >= 0) {
+	while (r >= 0 && !rec->target_exited) {
 		r = maybe_tick(rec, &next_ns);
 		if (r == -ESRCH) {
 			rec->target_exited = true;
