@@ -203,29 +203,28 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	return 0;
 }
 
+static int handle_option(int opt, void *ctx)
+{
+	return parse_option(opt, ctx);
+}
+
+static const struct command_line record_command_line = {
+	.usage = record_usage,
+	.help = record_help,
+	.shortopts = "+:p:s:F:o:h",
+	.longopts = record_longopts,
+	.handle = handle_option,
+};
+
 /* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */
 static int parse_options(int argc, char **argv, struct record_options *opts)
 {
-	int opt;
+	int r;
 
 	*opts = (struct record_options){.hz = RECORD_DEFAULT_HZ};
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:s:F:o:h", record_longopts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(record_usage, stdout);
-			fputs(record_help, stdout);
-			return 1;
-		}
-		if (opt == '?' || opt == ':') {
-			report_bad_option(opt, argv, optind, optopt);
-			fputs(record_usage, stderr);
-			return -EINVAL;
-		}
-		if (parse_option(opt, opts) < 0)
-			return -EINVAL;
-	}
+	r = parse_command_line(argc, argv, &record_command_line, opts);
+	if (r != 0)
+		return r;
 	return check_options(argc, argv, opts);
 }
 

@@ -112,29 +112,28 @@ static int parse_option(int opt, struct threads_options *opts)
 	}
 }
 
+static int handle_option(int opt, void *ctx)
+{
+	return parse_option(opt, ctx);
+}
+
+static const struct command_line threads_command_line = {
+	.usage = threads_usage,
+	.help = threads_help,
+	.shortopts = "+:p:o:h",
+	.longopts = threads_longopts,
+	.handle = handle_option,
+};
+
 /* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */
 static int parse_options(int argc, char **argv, struct threads_options *opts)
 {
-	int opt;
+	int r;
 
 	*opts = (struct threads_options){.debug = 1};
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:o:h", threads_longopts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(threads_usage, stdout);
-			fputs(threads_help, stdout);
-			return 1;
-		}
-		if (opt == '?' || opt == ':') {
-			report_bad_option(opt, argv, optind, optopt);
-			fputs(threads_usage, stderr);
-			return -EINVAL;
-		}
-		if (parse_option(opt, opts) < 0)
-			return -EINVAL;
-	}
+	r = parse_command_line(argc, argv, &threads_command_line, opts);
+	if (r != 0)
+		return r;
 	if (optind < argc) {
 		cprof_error("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -184,4 +185,29 @@ void report_bad_option(int opt, char **argv, int next_index, int bad_char)
 		cprof_error("unknown option '%s'", arg);
 	else
 		cprof_error("unknown option '-%c'", bad_char);
+}
+
+int parse_command_line(int argc, char **argv, const struct command_line *cl,
+		       void *ctx)
+{
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, cl->shortopts, cl->longopts,
+				  NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(cl->usage, stdout);
+			fputs(cl->help, stdout);
+			return 1;
+		}
+		if (opt == '?' || opt == ':') {
+			report_bad_option(opt, argv, optind, optopt);
+			fputs(cl->usage, stderr);
+			return -EINVAL;
+		}
+		if (cl->handle(opt, ctx) < 0)
+			return -EINVAL;
+	}
+	return 0;
 }

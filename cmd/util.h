@@ -46,6 +46,22 @@ int output_commit(struct output *out);
 /* Removes the temporary file; safe after a failed or no open. */
 void output_abort(struct output *out);
 
+struct option;
+
+/* A subcommand's command line: its usage lines, help text and options. */
+struct command_line {
+	const char *usage, *help;
+	const char *shortopts; /* with the leading "+:" */
+	const struct option *longopts;
+	/* Takes one parsed option (optarg set); -EINVAL after reporting. */
+	int (*handle)(int opt, void *ctx);
+};
+
+/* Runs getopt_long over argv: 1 when --help was shown, 0 to go on (optind
+ * at the first operand), -EINVAL after a usage error was reported. */
+int parse_command_line(int argc, char **argv, const struct command_line *cl,
+		       void *ctx);
+
 /* One line for an option getopt refused ('?' unknown, ':' no value),
  * naming cprof rather than the subcommand. */
 void report_bad_option(int opt, char **argv, int next_index, int bad_char);
