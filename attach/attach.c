@@ -38,7 +38,6 @@
  */
 #define DEFAULT_BATCH_SIZE 2
 #define DEFAULT_MAX_STACK  (512 * 1024)
-#define ANSWER_EVERY	   16 /* batches between looks at other stops */
 #define PF_KTHREAD	   0x00200000UL
 #define CAP_SYS_PTRACE_BIT 19
 #define SEIZE_OPTIONS	   (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
@@ -131,10 +130,9 @@ struct target {
 	bool seized_any; /* else no wait may run: it could reap a stranger */
 	struct tracee **threads; /* sorted by tid */
 	size_t n, cap;
-	size_t awaited;	  /* tracees in a phase that is owed a report */
-	size_t wait_hint; /* slot of the first tracee of the batch awaited */
-	size_t lost;	  /* captures lost during the current snapshot */
-	int error;	  /* first error met while the event loop ran */
+	size_t awaited; /* tracees in a phase that is owed a report */
+	size_t lost;	/* captures lost during the current snapshot */
+	int error;	/* first error met while the event loop ran */
 	struct proc_maps maps;
 	uint8_t *scratch; /* max_stack bytes: a stack copy before it is sized */
 };
@@ -642,40 +640,6 @@ static bool sweep_vanished(struct target *t)
 }
 
 /*
- * A tracee sure to report soon, to wait for by its tid: a wait for any
- * tracee makes the kernel look at every one, which at a thousand threads
- * costs more than the stops themselves.  The search starts where the
- * current batch does.
- */
-static struct tracee *sure_reporter(const struct target *t)
-{
-	for (size_t k = 0; k < t->n; k++) {
-		struct tracee *th = t->threads[(t->wait_hint + k) % t->n];
-
-		if ((th->phase == PHASE_CAPTURE || th->phase == PHASE_DETACH ||
-		     th->phase == PHASE_NEW) &&
-		    th->tid != t->pid)
-			return th;
-	}
-	return NULL;
-}
-
-/* Waits for th's report; 0 when th turned out to be no tracee at all. */
-static pid_t wait_tracee(struct target *t, struct tracee *th, int *ret_status)
-{
-	for (;;) {
-		pid_t tid = waitpid(th->tid, ret_status, __WALL);
-
-		if (tid > 0)
-			return tid;
-		if (errno == EINTR)
-			continue;
-		tracee_gone(t, th);
-		return 0;
-	}
-}
-
-/*
  * Waits for the next report.  A blocking wait is safe only when every
  * awaited tracee is sure to report: a leader that exits while other
  * threads live is not reported until they are gone, so while the leader is
@@ -684,14 +648,10 @@ static pid_t wait_tracee(struct target *t, struct tracee *th, int *ret_status)
 static pid_t wait_event(struct target *t, int *ret_status)
 {
 	long backoff_ns = 10000;
-	struct tracee *sure;
 
-	while ((sure = sure_reporter(t))) {
-		pid_t tid = wait_tracee(t, sure, ret_status);
-
-		if (tid > 0)
-			return tid;
-	}
+	/* Always a wait for any tracee, never for one tid: a thread that
+	 * calls execve waits in the kernel until its siblings' exits are
+	 * reaped, and a wait for it alone would never return. */
 	for (;;) {
 		pid_t tid = waitpid(-1, ret_status, __WALL | WNOHANG);
 
@@ -1408,8 +1368,6 @@ static bool capture_next_batch(struct target *t, struct sample_set *set,
 		}
 		if (policy == CAPTURE_RUNNING && !still_running(t, th))
 			continue;
-		if (stopped == 0)
-			t->wait_hint = tracee_slot(t, th->tid);
 		tracee_interrupt(t, th, PHASE_CAPTURE);
 		stopped++;
 	}
@@ -1458,13 +1416,8 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 	if (t->maps_stale || t->maps.n == 0)
 		refresh_maps(t);
 	r = prepare_samples(t, &set, policy, wchan);
-	for (unsigned batch = 1;
-	     r == 0 && capture_next_batch(t, &set, &cursor, policy); batch++) {
-		/* Batches are awaited by tid, so other stops (a clone, a
-		 * signal) wait meanwhile: answer them every few batches. */
-		if (batch % ANSWER_EVERY == 0)
-			answer_pending(t);
-	}
+	while (r == 0 && capture_next_batch(t, &set, &cursor, policy))
+		;
 	/* Nothing may wait for the next call: it may never come. */
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
@@ -1581,8 +1534,6 @@ static bool detach_batch(struct target *t)
 		 * is in a ptrace stop. */
 		if (th->phase != PHASE_RUNNING && th->phase != PHASE_LISTENING)
 			continue;
-		if (stopped == 0)
-			t->wait_hint = i;
 		tracee_interrupt(t, th, PHASE_DETACH);
 		stopped++;
 	}

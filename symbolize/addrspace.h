@@ -41,8 +41,7 @@ Dwfl *addrspace_dwfl(struct addrspace *as);
 
 /* Copies len bytes at target address addr from the file mapped there
  * (never from the live process).  -EFAULT when nothing file-backed is. */
-int addrspace_read(struct addrspace *as, uint64_t addr, void *buf,
-		   size_t len);
+int addrspace_read(struct addrspace *as, uint64_t addr, void *buf, size_t len);
 
 /* The module holding addr, or NULL.  Pointers stay valid until
  * addrspace_free(). */

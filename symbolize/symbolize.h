@@ -26,11 +26,11 @@ struct sym_line {
 
 /* One PC, resolved. */
 struct sym_location {
-	uint64_t pc;	 /* as unwound (struct frame.pc) */
-	bool activation; /* looked up at pc, not pc - 1 */
+	uint64_t pc;			  /* as unwound (struct frame.pc) */
+	bool activation;		  /* looked up at pc, not pc - 1 */
 	const struct module_info *module; /* NULL: no object mapped at pc */
-	uint64_t symbol_offset; /* pc - start of the outermost function */
-	size_t nlines;		/* >= 1 */
+	uint64_t symbol_offset;	      /* pc - start of the outermost function */
+	size_t nlines;		      /* >= 1 */
 	const struct sym_line *lines; /* innermost (inlined) first */
 };
 

@@ -134,7 +134,8 @@ int main(int argc, char **argv)
 	state = map_state(argv[2], (int)n);
 	for (i = 0; i < n; i++) {
 		pthread_t t;
-		int err = pthread_create(&t, NULL, spin_main, (void *)(intptr_t)i);
+		int err = pthread_create(&t, NULL, spin_main,
+					 (void *)(intptr_t)i);
 
 		if (err) {
 			fprintf(stderr, "spin: pthread_create: %s\n",

@@ -84,10 +84,9 @@ __attribute__((noinline)) static void *compute_main(void *arg)
 
 int main(void)
 {
-	void *(*const mains[])(void *) = {worker_main, worker_main,
-					  worker_main, worker_main,
-					  refresher_main, events_main,
-					  compute_main};
+	void *(*const mains[])(void *) = {
+		worker_main,	worker_main, worker_main, worker_main,
+		refresher_main, events_main, compute_main};
 	const int nthreads = sizeof(mains) / sizeof(mains[0]);
 	pthread_t thread;
 

@@ -33,7 +33,7 @@ SPACER(epoll_spacer2)
 
 void *epoll_main(void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	int fds[2], epfd;
 
 	if (pipe(fds) < 0 || (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)

@@ -9,7 +9,7 @@
 
 static inline __attribute__((always_inline)) void inline_leaf(long secs)
 {
-	const struct timespec ts = { secs, 0 };
+	const struct timespec ts = {secs, 0};
 
 	nanosleep(&ts, NULL);
 	KEEP_FRAME();

@@ -12,7 +12,7 @@ SPACER(poll_spacer0)
 NOIPA void poll_inner(int fd);
 NOIPA void poll_inner(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	for (;;) {
 		poll(&pfd, 1, -1);

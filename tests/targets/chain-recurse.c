@@ -10,7 +10,7 @@ SPACER(recurse_spacer0)
 NOIPA void recurse_bottom(void);
 NOIPA void recurse_bottom(void)
 {
-	const struct timespec ts = { 1000000, 0 };
+	const struct timespec ts = {1000000, 0};
 
 	for (;;) {
 		nanosleep(&ts, NULL);

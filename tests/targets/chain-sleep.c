@@ -12,7 +12,7 @@ SPACER(sleep_spacer0)
 NOIPA NORETURN void sleep_inner(void);
 NOIPA NORETURN void sleep_inner(void)
 {
-	const struct timespec ts = { 1000000, 0 };
+	const struct timespec ts = {1000000, 0};
 
 	for (;;) {
 		nanosleep(&ts, NULL);

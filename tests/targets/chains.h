@@ -27,7 +27,7 @@ extern int signal_slot;
 /* Path of the library dlopen_main loads. */
 extern const char *dlopen_path;
 
-#define POOL_THREADS	4
-#define RECURSE_DEPTH	1000
+#define POOL_THREADS  4
+#define RECURSE_DEPTH 1000
 
 #endif

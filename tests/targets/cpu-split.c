@@ -56,11 +56,11 @@ static uint64_t thread_cpu_ns(void)
 /* xorshift64: the work itself, and the random choices.  A macro, not an
  * inline function: the work's samples must land in work_a, work_b and
  * work_c themselves, not in an inlined frame of their own. */
-#define STEP(x)                    \
-	do {                       \
-		(x) ^= (x) << 13;  \
-		(x) ^= (x) >> 7;   \
-		(x) ^= (x) << 17;  \
+#define STEP(x)                                                                \
+	do {                                                                   \
+		(x) ^= (x) << 13;                                              \
+		(x) ^= (x) >> 7;                                               \
+		(x) ^= (x) << 17;                                              \
 	} while (0)
 
 SPACER(split_spacer0)

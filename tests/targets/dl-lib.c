@@ -8,7 +8,7 @@ SPACER(dl_spacer0)
 NOIPA void dl_inner(void);
 NOIPA void dl_inner(void)
 {
-	const struct timespec ts = { 1000000, 0 };
+	const struct timespec ts = {1000000, 0};
 
 	for (;;) {
 		nanosleep(&ts, NULL);

@@ -108,7 +108,7 @@ static int slot_parked(int i)
 
 void target_wait_parked(int count)
 {
-	const struct timespec tick = { 0, 1000000 };
+	const struct timespec tick = {0, 1000000};
 
 	for (;;) {
 		int i, parked = 0;
@@ -136,8 +136,8 @@ void target_counter_init(void)
 		perror(path);
 		exit(99);
 	}
-	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd, 0);
+	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
 	if (p == MAP_FAILED) {
 		perror("mmap");
 		exit(99);

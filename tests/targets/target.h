@@ -19,11 +19,11 @@ extern "C" {
 #define NOIPA	     __attribute__((noipa))
 #define NORETURN     __attribute__((noreturn))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
-#define SPACER(name)                     \
-	NOIPA int name(int x);           \
-	NOIPA int name(int x)            \
-	{                                \
-		return x * 7 + __LINE__; \
+#define SPACER(name)                                                           \
+	NOIPA int name(int x);                                                 \
+	NOIPA int name(int x)                                                  \
+	{                                                                      \
+		return x * 7 + __LINE__;                                       \
 	}
 
 /* Expected syscall of a slot whose thread spins instead of blocking. */

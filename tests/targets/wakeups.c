@@ -48,7 +48,7 @@ SPACER(wakeups_spacer1)
 
 static void *epoll_thread(void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	int fds[2], epfd;
 
 	if (pipe(fds) < 0 || (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -116,9 +116,8 @@ static void *busy_thread(void *arg)
 
 int main(void)
 {
-	void *(*const threads[])(void *) = {
-		epoll_thread, sigwait_thread, busy_thread
-	};
+	void *(*const threads[])(void *) = {epoll_thread, sigwait_thread,
+					    busy_thread};
 	sigset_t set;
 	unsigned seq = 0;
 	pthread_t t;
