@@ -64,7 +64,7 @@ run()
 		fail "$what: profile unreadable: $PPROF_ERROR"
 }
 
-run threads threads -p "$pid" &&
+run threads threads --debug=0 -p "$pid" &&
 	{ [ "$PPROF_SAMPLES" = "$nthreads" ] ||
 		fail "threads: $PPROF_SAMPLES samples for $nthreads threads"; }
 run "record -s 1" record -p "$pid" -s 1

@@ -170,7 +170,7 @@ start_ready storm "$storm"
 pid=$TARGET_PID
 for run in cpu wall threads; do
 	case $run in
-	threads) args=(threads -p "$pid") want="0 1" ;;
+	threads) args=(threads --debug=0 -p "$pid") want="0 1" ;;
 	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 2) want=0 ;;
 	esac
 	what="thread storm, ${args[*]}"
@@ -245,7 +245,7 @@ start_ready dlchurn "$dlchurn"
 pid=$TARGET_PID
 for run in cpu wall threads; do
 	case $run in
-	threads) args=(threads -p "$pid") ;;
+	threads) args=(threads --debug=0 -p "$pid") ;;
 	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 2) ;;
 	esac
 	what="dlopen churn, ${args[*]}"
