@@ -112,8 +112,9 @@ static int parse_seconds(const char *text, int64_t *ret_ns)
 	return *ret_ns > 0 ? 0 : -ERANGE;
 }
 
-static int parse_option(int opt, struct record_options *opts)
+static int parse_option(int opt, void *ctx)
 {
+	struct record_options *opts = ctx;
 	unsigned long value;
 	int index;
 
@@ -203,17 +204,12 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	return 0;
 }
 
-static int handle_option(int opt, void *ctx)
-{
-	return parse_option(opt, ctx);
-}
-
 static const struct command_line record_command_line = {
 	.usage = record_usage,
 	.help = record_help,
 	.shortopts = "+:p:s:F:o:h",
 	.longopts = record_longopts,
-	.handle = handle_option,
+	.handle = parse_option,
 };
 
 /* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */

@@ -71,8 +71,9 @@ static const struct option threads_longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static int parse_option(int opt, struct threads_options *opts)
+static int parse_option(int opt, void *ctx)
 {
+	struct threads_options *opts = ctx;
 	unsigned long value;
 
 	switch (opt) {
@@ -112,17 +113,12 @@ static int parse_option(int opt, struct threads_options *opts)
 	}
 }
 
-static int handle_option(int opt, void *ctx)
-{
-	return parse_option(opt, ctx);
-}
-
 static const struct command_line threads_command_line = {
 	.usage = threads_usage,
 	.help = threads_help,
 	.shortopts = "+:p:o:h",
 	.longopts = threads_longopts,
-	.handle = handle_option,
+	.handle = parse_option,
 };
 
 /* Returns 1 when --help was asked, 0 to go on, -EINVAL on a usage error. */
