@@ -43,15 +43,8 @@ static void *crowd_thread(void *arg)
 NOIPA NORETURN void crowd_spin(void);
 NOIPA NORETURN void crowd_spin(void)
 {
-	uint64_t x = 1;
-
-	for (;;) {
-		for (int i = 0; i < 1000; i++) {
-			x = x * 6364136223846793005u + 1;
-			__asm__ volatile("" : "+r"(x));
-		}
-		__atomic_fetch_add(target_counter, 1, __ATOMIC_RELAXED);
-	}
+	for (;;)
+		target_count_work();
 }
 
 SPACER(crowd_spacer2)

@@ -27,15 +27,8 @@ SPACER(execer_spacer0)
 NOIPA NORETURN void before_spin(void);
 NOIPA NORETURN void before_spin(void)
 {
-	uint64_t x = 1;
-
-	for (;;) {
-		for (int i = 0; i < 1000; i++) {
-			x = x * 6364136223846793005u + 1;
-			__asm__ volatile("" : "+r"(x));
-		}
-		__atomic_fetch_add(target_counter, 1, __ATOMIC_RELAXED);
-	}
+	for (;;)
+		target_count_work();
 }
 
 SPACER(execer_spacer1)
@@ -43,15 +36,8 @@ SPACER(execer_spacer1)
 NOIPA NORETURN void after_spin(void);
 NOIPA NORETURN void after_spin(void)
 {
-	uint64_t x = 1;
-
-	for (;;) {
-		for (int i = 0; i < 1000; i++) {
-			x = x * 6364136223846793005u + 1;
-			__asm__ volatile("" : "+r"(x));
-		}
-		__atomic_fetch_add(target_counter, 1, __ATOMIC_RELAXED);
-	}
+	for (;;)
+		target_count_work();
 }
 
 SPACER(execer_spacer2)

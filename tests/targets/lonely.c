@@ -33,15 +33,8 @@ SPACER(lonely_spacer1)
 NOIPA NORETURN void lonely_spin(void);
 NOIPA NORETURN void lonely_spin(void)
 {
-	uint64_t x = 1;
-
-	for (;;) {
-		for (int i = 0; i < 1000; i++) {
-			x = x * 6364136223846793005u + 1;
-			__asm__ volatile("" : "+r"(x));
-		}
-		__atomic_fetch_add(target_counter, 1, __ATOMIC_RELAXED);
-	}
+	for (;;)
+		target_count_work();
 }
 
 SPACER(lonely_spacer2)

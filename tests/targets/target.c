@@ -151,3 +151,14 @@ void target_ready(void)
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 }
+
+NOIPA void target_count_work(void)
+{
+	uint64_t x = 1;
+
+	for (int i = 0; i < 1000; i++) {
+		x = x * 6364136223846793005u + 1;
+		__asm__ volatile("" : "+r"(x));
+	}
+	__atomic_fetch_add(target_counter, 1, __ATOMIC_RELAXED);
+}

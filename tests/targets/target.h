@@ -45,6 +45,9 @@ int target_tid(int slot);
 /* Maps the busy counter: the 8-byte file named by $CPROF_TARGET_COUNTER
  * (shared, so a test reads it while the target runs) or anonymous memory. */
 void target_counter_init(void);
+/* One unit of CPU work, counted in *target_counter: what every busy
+ * thread repeats under a named frame of its own. */
+void target_count_work(void);
 extern volatile uint64_t *target_counter;
 
 /* Prints "ready PID" and flushes. */
