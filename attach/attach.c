@@ -44,6 +44,10 @@
 /* From the timer's wakeup of a real-time sampler to its first look. */
 #define TICK_WAKE_SLACK_NS    100000
 #define ERESTART_RESTARTBLOCK 516 /* kernel-internal, not in errno.h */
+/* How long, and how often, a stop's report is polled for before a wait
+ * for any tracee. */
+#define AWAIT_POLL_NS	       1000000
+#define AWAIT_POLL_INTERVAL_NS 10000
 
 enum tracee_phase {
 	PHASE_RUNNING,	 /* seized and running; no stop is owed to us */
@@ -122,8 +126,15 @@ struct target {
 	size_t max_stack;
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
-	bool launched;	      /* the target is the caller's child */
-	bool exited;	      /* launched: exit_status holds its wait status */
+	bool read_blocked;    /* see target_options.read_blocked */
+	/* A snapshot, not a tick of a record.  It reads each file once: an
+	 * open /proc file holds a page of kernel memory, so it is closed at
+	 * once (schedstat after the copy it validates), not kept for a next
+	 * sample.  And it polls for stop reports (see poll_awaited). */
+	bool one_look;
+	bool stop_all; /* target_recapture: stop even blocked threads */
+	bool launched; /* the target is the caller's child */
+	bool exited;   /* launched: exit_status holds its wait status */
 	int exit_status;
 	unsigned exec_count;
 	bool maps_stale; /* a thread was born or an exec happened */
@@ -284,8 +295,13 @@ static ssize_t tracee_read(const struct target *t, struct tracee *th,
 		n = pread(th->fds[f], buf, size - 1, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
+		n = -errno;
+	else
+		buf[n] = '\0';
+	if (t->one_look && f != FILE_SCHEDSTAT) {
+		close(th->fds[f]);
+		th->fds[f] = -1;
+	}
 	return n;
 }
 
@@ -403,6 +419,21 @@ static bool displaced(const struct target *t, struct tracee *th,
 		 th->last_cpu == sched_getcpu() && waited <= since_tick);
 }
 
+/* Stored with the sample, which owns its copy from here on. */
+static bool keep_stack(struct target *t, struct raw_sample *s, size_t len)
+{
+	if (len == 0)
+		return true;
+	s->stack = malloc(len);
+	if (!s->stack) {
+		t->error = t->error ? t->error : -ENOMEM;
+		return false;
+	}
+	memcpy(s->stack, t->scratch, len);
+	s->stack_len = len;
+	return true;
+}
+
 static void capture_and_resume(struct target *t, struct tracee *th,
 			       bool group_stop)
 {
@@ -427,16 +458,53 @@ static void capture_and_resume(struct target *t, struct tracee *th,
 		return;
 	}
 	s->stack_start = s->regs.rsp;
-	if (len) {
-		s->stack = malloc(len);
-		if (!s->stack) {
-			t->error = t->error ? t->error : -ENOMEM;
-			return;
-		}
-		memcpy(s->stack, t->scratch, len);
-		s->stack_len = len;
-	}
-	s->captured = true;
+	s->captured = keep_stack(t, s, len);
+}
+
+static bool blocked_in_kernel(const struct target *t, const struct tracee *th)
+{
+	const struct thread_info *info = &th->sample->info;
+
+	return t->read_blocked && !t->stop_all && th->phase == PHASE_RUNNING &&
+	       (info->state == 'S' || info->state == 'D') &&
+	       !info->syscall.running && info->syscall.sp && info->syscall.pc &&
+	       info->sched.run_count;
+}
+
+/*
+ * A thread blocked in the kernel, captured without a stop (see
+ * target_options.read_blocked).  Its run count was read before
+ * /proc/.../syscall: unchanged after the copy, the thread has not been on
+ * a CPU since that file showed it off one, so nothing moved the stack or
+ * the SP and PC under the copy.
+ */
+static bool read_blocked(struct target *t, struct tracee *th)
+{
+	struct raw_sample *s = th->sample;
+	struct proc_schedstat after;
+	char buf[128];
+	size_t len;
+	ssize_t n;
+
+	if (!blocked_in_kernel(t, th))
+		return false;
+	len = copy_stack(t, th->tid, s->info.syscall.sp);
+	n = tracee_read(t, th, FILE_SCHEDSTAT, buf, sizeof(buf));
+	if (t->one_look)
+		tracee_close_files(th);
+	if (len == 0 || n <= 0 ||
+	    procfs_parse_schedstat(buf, (size_t)n, &after) < 0 ||
+	    after.run_count != s->info.sched.run_count)
+		return false;
+	s->time_ns = now_ns();
+	s->regs = (struct user_regs_struct){
+		.rsp = s->info.syscall.sp,
+		.rip = s->info.syscall.pc,
+	};
+	s->stack_start = s->regs.rsp;
+	s->read_blocked = true;
+	s->captured = keep_stack(t, s, len);
+	return true;
 }
 
 /* ---- the event loop ---- */
@@ -640,6 +708,36 @@ static bool sweep_vanished(struct target *t)
 }
 
 /*
+ * A stop is reported tens of microseconds after the interrupt, while a
+ * wait for any tracee makes the kernel walk every one of them (a third of
+ * a millisecond at 1000 threads, all of it added to the stopped thread's
+ * pause).  So the awaited tracees are first polled by tid for a while,
+ * never waited for by tid (see wait_event).  Between polls the CPU is
+ * given up: on a busy machine the tracee may need this very CPU to reach
+ * its stop.
+ */
+static pid_t poll_awaited(struct target *t, int *ret_status)
+{
+	const struct timespec pause = {0, AWAIT_POLL_INTERVAL_NS};
+	uint64_t deadline = now_ns() + AWAIT_POLL_NS;
+
+	do {
+		for (size_t i = 0; i < t->n; i++) {
+			struct tracee *th = t->threads[i];
+			pid_t tid;
+
+			if (!phase_awaited(th->phase))
+				continue;
+			tid = waitpid(th->tid, ret_status, __WALL | WNOHANG);
+			if (tid > 0)
+				return tid;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
+	} while (now_ns() < deadline);
+	return 0;
+}
+
+/*
  * Waits for the next report.  A blocking wait is safe only when every
  * awaited tracee is sure to report: a leader that exits while other
  * threads live is not reported until they are gone, so while the leader is
@@ -648,6 +746,10 @@ static bool sweep_vanished(struct target *t)
 static pid_t wait_event(struct target *t, int *ret_status)
 {
 	long backoff_ns = 10000;
+	pid_t found = t->one_look ? poll_awaited(t, ret_status) : 0;
+
+	if (found)
+		return found;
 
 	/* Always a wait for any tracee, never for one tid: a thread that
 	 * calls execve waits in the kernel until its siblings' exits are
@@ -925,6 +1027,7 @@ static int target_new(const struct target_options *opts,
 						 : DEFAULT_BATCH_SIZE;
 	t->max_stack =
 		opts && opts->max_stack ? opts->max_stack : DEFAULT_MAX_STACK;
+	t->read_blocked = opts && opts->read_blocked;
 	t->scratch = malloc(t->max_stack);
 	if (!t->scratch) {
 		free(t);
@@ -1240,7 +1343,7 @@ static int read_thread_info(const struct target *t, struct tracee *th,
 
 	info->tid = th->tid;
 	info->syscall.nr = -1;
-	if (policy != CAPTURE_ALL) {
+	if (policy != CAPTURE_ALL || t->read_blocked) {
 		look_schedstat(t, th);
 		info->sched = look->sched;
 		asleep = look->state && look->state != 'R' &&
@@ -1258,8 +1361,11 @@ static int read_thread_info(const struct target *t, struct tracee *th,
 		info->state = 'T';
 	if (policy == CAPTURE_RUNNING && info->state != 'R')
 		return 0;
-	/* The kernel writes "0" where it hides or has no wait channel. */
-	if (wchan && tracee_read(t, th, FILE_WCHAN, buf, sizeof(buf)) > 0 &&
+	/* The kernel writes "0" where it hides or has no wait channel.
+	 * Only a thread in uninterruptible sleep is asked (11 us each):
+	 * of one in a system call that call says more. */
+	if (wchan && info->state == 'D' &&
+	    tracee_read(t, th, FILE_WCHAN, buf, sizeof(buf)) > 0 &&
 	    strcmp(buf, "0") != 0)
 		copy_line(info->wchan, sizeof(info->wchan), buf);
 	look_syscall(t, th, &info->syscall);
@@ -1401,6 +1507,17 @@ static void refresh_maps(struct target *t)
 	t->maps_stale = false;
 }
 
+/* Before any stop, so that no stopped thread waits on these reads. */
+static void read_all_blocked(struct target *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct tracee *th = t->threads[i];
+
+		if (th->sample && read_blocked(t, th))
+			th->sample = NULL;
+	}
+}
+
 static int sample_threads(struct target *t, enum capture_policy policy,
 			  bool wchan, struct sample_set *ret_set)
 {
@@ -1416,6 +1533,8 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 	if (t->maps_stale || t->maps.n == 0)
 		refresh_maps(t);
 	r = prepare_samples(t, &set, policy, wchan);
+	if (r == 0 && t->read_blocked)
+		read_all_blocked(t);
 	while (r == 0 && capture_next_batch(t, &set, &cursor, policy))
 		;
 	/* Nothing may wait for the next call: it may never come. */
@@ -1471,6 +1590,63 @@ int target_snapshot_detach(struct target *target, struct sample_set *ret_set)
 		;
 	tracee_compact(t);
 	return r;
+}
+
+int target_snapshot_release(struct target *target, struct sample_set *ret_set)
+{
+	struct target *t = target;
+
+	t->one_look = true;
+	t->maps_stale = true;
+	t->detaching = true;
+	t->detach_captured = true;
+	return sample_threads(t, CAPTURE_ALL, true, ret_set);
+}
+
+/* Each fresh capture replaces its sample; one that failed is dropped. */
+static void keep_recaptured(struct sample_set *set, struct raw_sample *fresh)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		if (!fresh[i].captured) {
+			free(fresh[i].stack);
+			continue;
+		}
+		free(set->samples[i].stack);
+		set->samples[i] = fresh[i];
+	}
+}
+
+int target_recapture(struct target *target, struct sample_set *set,
+		     const bool *redo)
+{
+	struct target *t = target;
+	struct raw_sample *fresh = calloc(set->n ? set->n : 1, sizeof(*fresh));
+	size_t cursor = 0;
+
+	if (!fresh)
+		return -ENOMEM;
+	t->error = 0;
+	drain_reports(t);
+	for (size_t i = 0; i < set->n; i++) {
+		struct tracee *th = tracee_find(t, set->samples[i].info.tid);
+
+		if (!redo[i] || !th || th->phase != PHASE_RUNNING)
+			continue;
+		fresh[i].info = set->samples[i].info;
+		th->sample = &fresh[i];
+	}
+	/* A thread gone meanwhile keeps its first sample: not lost. */
+	t->stop_all = true;
+	while (capture_next_batch(t, set, &cursor, CAPTURE_ALL))
+		;
+	t->stop_all = false;
+	answer_pending(t);
+	for (size_t i = 0; i < t->n; i++)
+		t->threads[i]->sample = NULL;
+	tracee_compact(t);
+	keep_recaptured(set, fresh);
+	free(fresh);
+	return t->error;
 }
 
 int target_poll(struct target *target)

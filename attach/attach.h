@@ -58,6 +58,10 @@ struct raw_sample {
 	 * and its stop, so it stopped where it had been preempted rather
 	 * than where it ran (see displaced() in attach.c). */
 	bool displaced;
+	/* Read without a stop while it was blocked in the kernel (see
+	 * target_options.read_blocked): of the registers only rsp and rip
+	 * are known, the SP and PC /proc/.../syscall showed. */
+	bool read_blocked;
 };
 
 /* Every live thread seen by one sample or snapshot, sorted by tid. */
@@ -71,6 +75,17 @@ void sample_set_release(struct sample_set *set);
 struct target_options {
 	unsigned batch_size; /* threads stopped at once; 0: the default, 2 */
 	size_t max_stack;    /* bytes of stack copied per thread; 0: default */
+	/*
+	 * Snapshots only: a thread blocked in the kernel (state S or D) is
+	 * not stopped.  Its user registers and stack stay as they are until
+	 * it gets a CPU again, so its stack is copied from the SP that
+	 * /proc/.../syscall shows, and kept if schedstat's run count, read
+	 * before that file, has not moved after the copy.  Such a sample
+	 * holds SP and PC only; see unwinder_unwind() for how a walk that
+	 * needed more is told apart, and target_recapture() for the stop
+	 * that takes its place then.
+	 */
+	bool read_blocked;
 };
 
 struct target;
@@ -107,6 +122,24 @@ int target_snapshot(struct target *target, struct sample_set *ret_set);
  */
 int target_launch(char *const argv[], const struct target_options *opts,
 		  struct target **ret_target);
+
+/*
+ * target_snapshot() for a session that ends by its tracer thread exiting
+ * (see target_abandon): each stopped thread is detached straight from the
+ * stop that captured it, and a thread read without a stop stays seized, so
+ * that target_recapture() can still stop it.  Threads born meanwhile are
+ * detached at their first stop.
+ */
+int target_snapshot_release(struct target *target, struct sample_set *ret_set);
+
+/*
+ * Captures again, each with a stop, the samples of set whose redo[i] is
+ * true (taken by target_snapshot_release without one), replacing them in
+ * place; each thread is detached from that stop.  A thread gone since
+ * keeps its first sample.
+ */
+int target_recapture(struct target *target, struct sample_set *set,
+		     const bool *redo);
 
 /* Which threads target_sample() stops. */
 enum capture_policy {

@@ -311,22 +311,6 @@ struct tracer_run {
 };
 
 /*
- * A sampler that must wait its turn for a CPU sees the threads it
- * displaced where the scheduler let them be preempted: for an ordinary
- * thread's wakeup the kernel defers preemption to the next return to user
- * space, mostly a system call's, and CPU profiles of busy machines would
- * pile up at system call sites.  A real-time thread preempts at once, at
- * whatever instruction the timer interrupt hit.  Where that is not
- * allowed cprof runs as it is.
- */
-static void prefer_realtime(void)
-{
-	struct sched_param param = {.sched_priority = 1};
-
-	pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
-}
-
-/*
  * The whole ptrace session runs on its own thread, and ending that thread
  * is how cprof lets go: the kernel detaches every tracee of an exiting
  * tracer without stopping it, where PTRACE_DETACH needs a stopped tracee

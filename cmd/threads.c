@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,17 +144,121 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 	return 0;
 }
 
+/* What the tracer thread needs and leaves behind; the main thread reads
+ * it once the tracer has ended. */
+struct snapshot_run {
+	pid_t pid;
+	enum unwinder_kind unwinder;
+	struct pipeline *p;
+	struct target *target;
+	struct sample_set set;
+	size_t stopped_again; /* read without a stop, then needed one */
+	int result;	      /* 0, or a negative errno already reported */
+};
+
 /*
- * Seize, read the address space, capture every thread once, detach: the
- * only part the target notices.  The maps are read while attached so they
- * describe the address space the stacks were taken in.  Signals that would
- * end cprof are held until detach is done.
+ * A thread read without a stop gave SP and PC only; where its walk needed
+ * more, or stopped early for any reason, it is captured again with a stop,
+ * which gives every register.  These walks are thrown away: build_profile
+ * walks every sample once more, after the target is let go.
  */
-static int capture(pid_t pid, struct addrspace **ret_as,
-		   struct sample_set *ret_set)
+static int stop_short_reads(struct snapshot_run *run)
 {
-	struct target *target = NULL;
+	struct sample_set *set = &run->set;
+	bool *redo = calloc(set->n ? set->n : 1, sizeof(*redo));
+	size_t depth;
+	int r = 0;
+
+	if (!redo)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct raw_sample *s = &set->samples[i];
+
+		if (!s->captured || !s->read_blocked)
+			continue;
+		redo[i] = unwinder_unwind(run->p->unwinder, s, run->p->frames,
+					  UNWIND_MAX_FRAMES, &depth) < 0;
+		run->stopped_again += redo[i];
+	}
+	if (run->stopped_again) {
+		prefer_realtime();
+		r = target_recapture(run->target, set, redo);
+	}
+	free(redo);
+	return r;
+}
+
+/* The address space is read once every thread is captured, so that it
+ * holds whatever a stack may point into. */
+static int open_pipeline(struct snapshot_run *run)
+{
+	struct addrspace *as;
+	int r;
+
+	r = addrspace_open(target_proc_tid(run->target), &as);
+	if (r < 0) {
+		cprof_error_errno(r, "pid %d: cannot read its address space",
+				  run->pid);
+		return r;
+	}
+	r = pipeline_init(run->p, as, run->unwinder);
+	if (r < 0)
+		cprof_error_errno(r, "pid %d: cannot unwind", run->pid);
+	return r;
+}
+
+/*
+ * Seize, capture every thread once: the only part the target notices.  A
+ * thread blocked in the kernel is read without a stop; any other is let
+ * go from the stop that captured it.  Stops are made at real-time
+ * priority where allowed, so a stopped thread waits for nothing but its
+ * copy; the walks that check the reads are not.
+ */
+static void *snapshot_main(void *arg)
+{
+	const struct target_options opts = {.read_blocked = true};
+	struct snapshot_run *run = arg;
+	int r;
+
+	prefer_realtime();
+	r = target_attach(run->pid, &opts, &run->target);
+	if (r < 0) {
+		report_target_error(run->pid, r);
+		run->result = r;
+		return NULL;
+	}
+	r = target_snapshot_release(run->target, &run->set);
+	if (r < 0) {
+		cprof_error_errno(r, "pid %d: cannot capture threads",
+				  run->pid);
+		run->result = r;
+		return NULL;
+	}
+	prefer_ordinary();
+	r = open_pipeline(run);
+	if (r < 0) {
+		run->result = r;
+		return NULL;
+	}
+	r = stop_short_reads(run);
+	if (r < 0)
+		cprof_error_errno(r, "pid %d: cannot capture threads",
+				  run->pid);
+	run->result = r;
+	return NULL;
+}
+
+/*
+ * The session runs on a thread of its own, and ending that thread is how
+ * cprof lets go of the threads it read without a stop: PTRACE_DETACH
+ * needs a stopped tracee, while the kernel detaches every tracee of an
+ * exiting tracer as it is.  Signals that would end cprof are held until
+ * then.
+ */
+static int capture(struct snapshot_run *run)
+{
 	sigset_t fatal, saved;
+	pthread_t thread;
 	int r;
 
 	sigemptyset(&fatal);
@@ -163,24 +268,15 @@ static int capture(pid_t pid, struct addrspace **ret_as,
 	sigaddset(&fatal, SIGPIPE);
 	sigaddset(&fatal, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &fatal, &saved);
-	r = target_attach(pid, NULL, &target);
+	r = -pthread_create(&thread, NULL, snapshot_main, run);
 	if (r < 0) {
-		report_target_error(pid, r);
-		goto out;
+		cprof_error_errno(r, "cannot start the capture thread");
+	} else {
+		pthread_join(thread, NULL);
+		target_abandon(run->target);
+		run->target = NULL;
+		r = run->result;
 	}
-	r = addrspace_open(target_proc_tid(target), ret_as);
-	if (r < 0) {
-		cprof_error_errno(r, "pid %d: cannot read its address space",
-				  pid);
-		goto out;
-	}
-	/* Each thread is let go from the stop that captured it: one stop
-	 * per thread, so one spurious EINTR at most. */
-	r = target_snapshot_detach(target, ret_set);
-	if (r < 0)
-		cprof_error_errno(r, "pid %d: cannot capture threads", pid);
-out:
-	target_detach(target);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return r;
 }
@@ -246,33 +342,40 @@ static int write_profile(const struct profile *profile, struct output *out,
 	return r;
 }
 
-static void print_stats(const struct sample_set *set, size_t cut_stacks)
+static void print_stats(const struct snapshot_run *run, size_t cut_stacks)
 {
+	const struct sample_set *set = &run->set;
 	uint64_t max_pause = 0, total_pause = 0;
-	size_t captured = 0;
+	size_t captured = 0, stopped = 0;
 
 	for (size_t i = 0; i < set->n; i++) {
-		if (!set->samples[i].captured)
+		const struct raw_sample *s = &set->samples[i];
+
+		if (!s->captured)
 			continue;
 		captured++;
-		total_pause += set->samples[i].pause_ns;
-		if (set->samples[i].pause_ns > max_pause)
-			max_pause = set->samples[i].pause_ns;
+		if (s->read_blocked)
+			continue;
+		stopped++;
+		total_pause += s->pause_ns;
+		if (s->pause_ns > max_pause)
+			max_pause = s->pause_ns;
 	}
 	fprintf(stderr,
 		"threads %zu, captured %zu, lost %zu, cut stacks %zu, "
-		"pause per thread mean %.1f us, max %.1f us\n",
-		set->n, captured, set->lost, cut_stacks,
-		captured ? total_pause / 1e3 / captured : 0.0, max_pause / 1e3);
+		"stopped %zu (%zu after a read without a stop fell short), "
+		"pause per stopped thread mean %.1f us, max %.1f us\n",
+		set->n, captured, set->lost, cut_stacks, stopped,
+		run->stopped_again, stopped ? total_pause / 1e3 / stopped : 0.0,
+		max_pause / 1e3);
 }
 
 int cmd_threads(int argc, char **argv)
 {
 	struct threads_options opts;
-	struct sample_set set = {0};
 	struct pipeline p = {0};
+	struct snapshot_run run = {.p = &p};
 	struct profile *profile = NULL;
-	struct addrspace *as = NULL;
 	struct output out = {0};
 	int64_t time_nanos;
 	int ret = EXIT_FAIL, r;
@@ -287,26 +390,25 @@ int cmd_threads(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	time_nanos = realtime_ns();
-	if (capture(opts.pid, &as, &set) < 0)
+	run.pid = opts.pid;
+	run.unwinder = opts.unwinder;
+	if (capture(&run) < 0)
 		goto cleanup;
-	r = pipeline_init(&p, as, opts.unwinder);
-	if (r >= 0)
-		r = build_profile(&p, &set, opts.pid, time_nanos, &opts,
-				  &profile);
+	r = build_profile(&p, &run.set, opts.pid, time_nanos, &opts, &profile);
 	if (r < 0) {
 		cprof_error_errno(r, "pid %d: cannot build the profile",
 				  opts.pid);
 		goto cleanup;
 	}
 	if (opts.stats)
-		print_stats(&set, p.cut_stacks);
+		print_stats(&run, p.cut_stacks);
 	if (write_profile(profile, &out, &opts) < 0)
 		goto cleanup;
-	ret = (set.lost || p.cut_stacks) ? EXIT_PARTIAL : EXIT_ALL;
+	ret = (run.set.lost || p.cut_stacks) ? EXIT_PARTIAL : EXIT_ALL;
 cleanup:
 	output_abort(&out);
 	profile_free(profile);
 	pipeline_release(&p);
-	sample_set_release(&set);
+	sample_set_release(&run.set);
 	return ret;
 }

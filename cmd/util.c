@@ -2,6 +2,8 @@
 #include "cmd/util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -210,4 +212,28 @@ int parse_command_line(int argc, char **argv, const struct command_line *cl,
 			return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * A tracer that must wait its turn for a CPU keeps stopped threads
+ * stopped for as long.  A sampler that waits sees the threads it
+ * displaced where the scheduler let them be preempted: for an ordinary
+ * thread's wakeup the kernel defers preemption to the next return to user
+ * space, mostly a system call's, and CPU profiles of busy machines would
+ * pile up at system call sites.  A real-time thread preempts at once, at
+ * whatever instruction the timer interrupt hit.  Where that is not
+ * allowed cprof runs as it is.
+ */
+void prefer_realtime(void)
+{
+	struct sched_param param = {.sched_priority = 1};
+
+	pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+}
+
+void prefer_ordinary(void)
+{
+	struct sched_param param = {.sched_priority = 0};
+
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
 }

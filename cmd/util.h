@@ -73,4 +73,10 @@ int64_t monotonic_ns(void);
 /* Whether stderr is a terminal: progress lines are shown only then. */
 bool stderr_is_tty(void);
 
+/* Makes the calling thread SCHED_FIFO where allowed (see util.c); a
+ * thread that may not stays as it is. */
+void prefer_realtime(void);
+/* Back to the ordinary policy, for work that must not starve others. */
+void prefer_ordinary(void);
+
 #endif

@@ -54,19 +54,23 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
 	return true;
 }
 
+/* A register the sample lacks is left unset: a frame that needs it ends
+ * the walk. */
 static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
 {
 	struct libdw_unwinder *u = thread_arg;
-	Dwarf_Word regs[DWARF_NREGS];
 
 	for (unsigned i = 0; i < DWARF_NREGS; i++) {
 		uint64_t val;
+		Dwarf_Word word;
 
 		if (sample_reg(u->sample, i, &val) < 0)
+			continue;
+		word = val;
+		if (!dwfl_thread_state_registers(thread, (int)i, 1, &word))
 			return false;
-		regs[i] = val;
 	}
-	return dwfl_thread_state_registers(thread, 0, DWARF_NREGS, regs);
+	return true;
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {

@@ -9,6 +9,7 @@
 struct unwinder {
 	const struct unwinder_ops *ops;
 	void *state;
+	struct addrspace *as;
 };
 
 static const struct {
@@ -46,6 +47,7 @@ int unwinder_new(enum unwinder_kind kind, struct addrspace *as,
 		if (!u)
 			return -ENOMEM;
 		u->ops = backends[i].ops;
+		u->as = as;
 		r = u->ops->init(as, &u->state);
 		if (r < 0) {
 			free(u);
@@ -81,6 +83,40 @@ static int end_at_impossible_pc(const struct frame *frames, size_t *n, int r)
 	return r;
 }
 
+/* The CFI of the code at pc: .eh_frame first, the one the code ships. */
+static Dwarf_CFI *module_cfi(Dwfl_Module *mod, Dwarf_Addr *bias)
+{
+	Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, bias);
+
+	return cfi ? cfi : dwfl_module_dwarf_cfi(mod, bias);
+}
+
+/*
+ * True when CFI says the frame has no caller: its return address is
+ * "undefined", as the x86_64 ABI marks the outermost frame (_start, a
+ * thread's clone).  A walk over SP and PC alone also ends, silently in
+ * libdw, where a frame needs a register the sample lacks; only a frame
+ * like this one proves the stack whole.
+ */
+static bool ends_stack(struct addrspace *as, const struct frame *f)
+{
+	Dwarf_Addr lookup = f->pc - !f->activation, bias;
+	Dwfl_Module *mod = dwfl_addrmodule(addrspace_dwfl(as), lookup);
+	Dwarf_CFI *cfi = mod ? module_cfi(mod, &bias) : NULL;
+	Dwarf_Frame *frame;
+	Dwarf_Op ops_mem[3], *ops;
+	size_t nops;
+	bool undefined;
+
+	if (!cfi || dwarf_cfi_addrframe(cfi, lookup - bias, &frame) != 0)
+		return false;
+	undefined = dwarf_frame_register(frame, DWARF_REG_IP, ops_mem, &ops,
+					 &nops) == 0 &&
+		    nops == 0 && ops == ops_mem;
+	free(frame);
+	return undefined;
+}
+
 int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 		    struct frame *frames, size_t max, size_t *ret_n)
 {
@@ -93,7 +129,11 @@ int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 	if (max > UNWIND_MAX_FRAMES)
 		max = UNWIND_MAX_FRAMES;
 	r = unwinder->ops->unwind(unwinder->state, sample, frames, max, ret_n);
-	return end_at_impossible_pc(frames, ret_n, r);
+	r = end_at_impossible_pc(frames, ret_n, r);
+	if (r == 0 && sample->read_blocked &&
+	    !ends_stack(unwinder->as, &frames[*ret_n - 1]))
+		r = -ENODATA;
+	return r;
 }
 
 /* user_regs_struct in DWARF order: rax rdx rcx rbx rsi rdi rbp rsp
@@ -110,6 +150,10 @@ int sample_reg(const struct raw_sample *sample, unsigned regno,
 
 	if (regno >= DWARF_NREGS)
 		return -EINVAL;
+	/* Read while blocked: SP and PC are all /proc shows. */
+	if (sample->read_blocked && regno != DWARF_REG_SP &&
+	    regno != DWARF_REG_IP)
+		return -ENODATA;
 	*ret_val = regs[regno];
 	return 0;
 }

@@ -49,7 +49,10 @@ void unwinder_free(struct unwinder *unwinder);
  * Returns 0 when the stack ended where stacks end (the outermost frame has
  * no caller), or a negative errno when the unwind stopped early: -ENOENT no
  * CFI for a PC, -EFAULT memory outside the copy, -ELOOP the CFA did not
- * move up, -E2BIG depth limit.  Never hangs on garbage.
+ * move up, -E2BIG depth limit, -ENODATA (a sample read without a stop,
+ * which knows SP and PC only) the walk needed another register: its
+ * outermost frame is not one CFI marks as having no caller.  Never hangs
+ * on garbage.
  */
 int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 		    struct frame *frames, size_t max, size_t *ret_n);

@@ -9,6 +9,10 @@
  *   "sigwait"  sigwaitinfo for SIGUSR2, which every thread blocks and
  *              nobody sends: every EINTR is spurious
  *   "busy"     spins, counting in $CPROF_TARGET_COUNTER
+ *   "framed"   read on a pipe nobody writes, called from a frame that
+ *              alloca makes address from rbp: the SP and PC of the
+ *              read do not reach past it (for cprof threads, which stops
+ *              such a thread rather than cut its stack)
  * A stop by a tracer (PTRACE_INTERRUPT) makes both calls return EINTR
  * (signal(7)); the threads count each return and block again.
  *
@@ -19,6 +23,7 @@
  */
 #include "target.h"
 
+#include <alloca.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -107,10 +112,36 @@ static void *busy_thread(void *arg)
 	return arg;
 }
 
+/* The alloca gives the frame a CFA computed from rbp, a register the
+ * read does not save: only a stop shows its value. */
+NOIPA NORETURN void framed_block(int fd, size_t len);
+NOIPA NORETURN void framed_block(int fd, size_t len)
+{
+	char *buf = alloca(len);
+
+	for (;;) {
+		if (read(fd, buf, len) <= 0)
+			KEEP_FRAME();
+	}
+}
+
+SPACER(wakeups_spacer4)
+
+static void *framed_thread(void *arg)
+{
+	int fds[2];
+
+	if (pipe(fds) < 0)
+		abort();
+	target_announce("framed", SYS_read);
+	framed_block(fds[0], 64 + (size_t)(uintptr_t)arg);
+	return arg;
+}
+
 int main(void)
 {
 	void *(*const threads[])(void *) = {epoll_thread, sigwait_thread,
-					    busy_thread};
+					    busy_thread, framed_thread};
 	sigset_t set;
 	unsigned seq = 0;
 	pthread_t t;
