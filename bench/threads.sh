@@ -329,3 +329,15 @@ END {
 			big, wr, srs, verdict)
 	}
 }' "$runs"
+
+# The least a ptrace stop of a running thread costs it here: a minimal
+# tracer interrupting a lone spinning process, nothing else to do.
+floor_src=$here/targets/stopfloor.c
+floor=$BUILD/bench/stopfloor
+if [ ! -x "$floor" ] || [ -n "$(find "$floor_src" -newer "$floor")" ]; then
+	floor=$tmp/stopfloor
+	${CC:-cc} -O2 -o "$floor" "$floor_src" || floor=
+fi
+if [ -n "$floor" ] && set -- $("$floor" 200) && [ "$1" = floor_us ]; then
+	echo "floor: one ptrace stop of a spinning thread by a minimal tracer: p50 $2 us, p90 $3 us, max $4 us"
+fi
