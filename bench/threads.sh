@@ -330,8 +330,9 @@ END {
 	}
 }' "$runs"
 
-# The least a ptrace stop of a running thread costs it here: a minimal
-# tracer interrupting a lone spinning process, nothing else to do.
+# What a ptrace stop of a running thread costs it here with a minimal
+# tracer (interrupt, blocking wait by pid, registers, 4 KiB, continue) and
+# nothing else to do: the scale for the stop columns.
 floor_src=$here/targets/stopfloor.c
 floor=$BUILD/bench/stopfloor
 if [ ! -x "$floor" ] || [ -n "$(find "$floor_src" -newer "$floor")" ]; then
@@ -339,5 +340,5 @@ if [ ! -x "$floor" ] || [ -n "$(find "$floor_src" -newer "$floor")" ]; then
 	${CC:-cc} -O2 -o "$floor" "$floor_src" || floor=
 fi
 if [ -n "$floor" ] && set -- $("$floor" 200) && [ "$1" = floor_us ]; then
-	echo "floor: one ptrace stop of a spinning thread by a minimal tracer: p50 $2 us, p90 $3 us, max $4 us"
+	echo "floor: one ptrace stop of a spinning thread by a minimal tracer (blocking wait): p50 $2 us, p90 $3 us, max $4 us"
 fi
