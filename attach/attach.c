@@ -132,7 +132,6 @@ struct target {
 	 * once (schedstat after the copy it validates), not kept for a next
 	 * sample.  And it polls for stop reports (see poll_awaited). */
 	bool one_look;
-	bool stop_all; /* target_recapture: stop even blocked threads */
 	bool launched; /* the target is the caller's child */
 	bool exited;   /* launched: exit_status holds its wait status */
 	int exit_status;
@@ -465,7 +464,7 @@ static bool blocked_in_kernel(const struct target *t, const struct tracee *th)
 {
 	const struct thread_info *info = &th->sample->info;
 
-	return t->read_blocked && !t->stop_all && th->phase == PHASE_RUNNING &&
+	return t->read_blocked && th->phase == PHASE_RUNNING &&
 	       (info->state == 'S' || info->state == 'D') &&
 	       !info->syscall.running && info->syscall.sp && info->syscall.pc &&
 	       info->sched.run_count;
@@ -1636,10 +1635,8 @@ int target_recapture(struct target *target, struct sample_set *set,
 		th->sample = &fresh[i];
 	}
 	/* A thread gone meanwhile keeps its first sample: not lost. */
-	t->stop_all = true;
 	while (capture_next_batch(t, set, &cursor, CAPTURE_ALL))
 		;
-	t->stop_all = false;
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
 		t->threads[i]->sample = NULL;

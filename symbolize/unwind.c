@@ -131,7 +131,7 @@ int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 	r = unwinder->ops->unwind(unwinder->state, sample, frames, max, ret_n);
 	r = end_at_impossible_pc(frames, ret_n, r);
 	if (r == 0 && sample->read_blocked &&
-	    !ends_stack(unwinder->as, &frames[*ret_n - 1]))
+	    (*ret_n == 0 || !ends_stack(unwinder->as, &frames[*ret_n - 1])))
 		r = -ENODATA;
 	return r;
 }
