@@ -18,6 +18,7 @@
 
 #include "attach/procfs.h"
 #include "symbolize/addrspace.h"
+#include "symbolize/debugfile.h"
 
 #define VDSO_NAME      "[vdso]"
 #define DELETED_SUFFIX " (deleted)"
@@ -36,6 +37,7 @@ struct module {
 	bool is_vdso;
 	Dwfl_Module *dwmod; /* NULL once the object is unmapped */
 	bool image_tried, info_tried;
+	bool debuginfo_asked; /* libdwfl asks again only for a dwz file */
 	const uint8_t *image; /* the whole ELF file, owned by libelf */
 	size_t image_size;
 	uint64_t bias;
@@ -101,9 +103,42 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 	return fd;
 }
 
+/*
+ * A module's debug file, looked up by build id first so that one with
+ * compressed sections is handed over inflated (debugfile.h): libdwfl's own
+ * build-id lookup would keep the file it opened, compressed.  Anything else
+ * (.gnu_debuglink, debuginfod, and the dwz file asked for in a later call)
+ * is libdwfl's own search.  The file name is the real one: dwz's
+ * .gnu_debugaltlink is resolved relative to it.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata,
+			  const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	struct module *m = *userdata;
+	const unsigned char *build_id;
+	GElf_Addr vaddr;
+	int len, fd;
+
+	if (m && !m->debuginfo_asked) {
+		m->debuginfo_asked = true;
+		len = dwfl_module_build_id(mod, &build_id, &vaddr);
+		fd = len > 0 ? debugfile_open(build_id, (size_t)len,
+					      debuginfo_file_name)
+			     : -ENOENT;
+		if (fd >= 0)
+			return fd;
+	}
+	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+					  file_name, debuglink_file,
+					  debuglink_crc, debuginfo_file_name);
+	return fd;
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
 
