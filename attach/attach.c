@@ -1423,6 +1423,12 @@ static int prepare_samples(struct target *t, struct sample_set *set,
 		}
 		if (policy_selects(th, policy, s))
 			th->sample = s;
+		/* At once, while the thread's files are open: with every
+		 * thread's schedstat held open at the same time, cprof's fd
+		 * table grows, and growing a table shared by two threads
+		 * waits for an RCU grace period (milliseconds) each time. */
+		if (th->sample && read_blocked(t, th))
+			th->sample = NULL;
 		set->n++;
 	}
 	return 0;
@@ -1506,17 +1512,6 @@ static void refresh_maps(struct target *t)
 	t->maps_stale = false;
 }
 
-/* Before any stop, so that no stopped thread waits on these reads. */
-static void read_all_blocked(struct target *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		struct tracee *th = t->threads[i];
-
-		if (th->sample && read_blocked(t, th))
-			th->sample = NULL;
-	}
-}
-
 static int sample_threads(struct target *t, enum capture_policy policy,
 			  bool wchan, struct sample_set *ret_set)
 {
@@ -1531,9 +1526,9 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 		return -ESRCH;
 	if (t->maps_stale || t->maps.n == 0)
 		refresh_maps(t);
+	/* Blocked threads are read there, before any stop, so that no
+	 * stopped thread waits on those reads. */
 	r = prepare_samples(t, &set, policy, wchan);
-	if (r == 0 && t->read_blocked)
-		read_all_blocked(t);
 	while (r == 0 && capture_next_batch(t, &set, &cursor, policy))
 		;
 	/* Nothing may wait for the next call: it may never come. */
