@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cprof: Go's pprof experience for native Linux processes. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -95,5 +96,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	raise_fd_limit();
+	/* One heap for every thread: glibc grows a thread's own arena with
+	 * an mprotect per allocation past its top, one per stack copy, and
+	 * cprof's two threads never contend for it. */
+	mallopt(M_ARENA_MAX, 1);
 	return cmd->run(argc - 1, argv + 1);
 }
