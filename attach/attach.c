@@ -1456,20 +1456,44 @@ static bool still_running(const struct target *t, struct tracee *th)
 	return true;
 }
 
-/* Interrupts the next batch of selected tracees from samples[*cursor] on
- * and answers their stops; false once every sample has been passed. */
-static bool capture_next_batch(struct target *t, struct sample_set *set,
-			       size_t *cursor, enum capture_policy policy)
+/* The tids of the tracees to stop, in sample order: batches walk this,
+ * not every sample, so that a stopped thread does not wait on a pass over
+ * a thousand blocked ones before its stop is awaited. */
+struct capture_queue {
+	pid_t *tids;
+	size_t n, next;
+};
+
+static int queue_selected(const struct target *t, const struct sample_set *set,
+			  struct capture_queue *ret_queue)
+{
+	struct capture_queue q = {
+		.tids = malloc((set->n ? set->n : 1) * sizeof(*q.tids))};
+
+	if (!q.tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		struct tracee *th = tracee_find(t, set->samples[i].info.tid);
+
+		if (th && th->sample)
+			q.tids[q.n++] = th->tid;
+	}
+	*ret_queue = q;
+	return 0;
+}
+
+/* Interrupts the next batch of queued tracees and answers their stops;
+ * false once the queue is empty. */
+static bool capture_next_batch(struct target *t, struct capture_queue *q,
+			       enum capture_policy policy)
 {
 	unsigned stopped = 0;
 
-	if (*cursor >= set->n)
+	if (q->next >= q->n)
 		return false;
-	while (*cursor < set->n && stopped < t->batch_size) {
-		struct tracee *th =
-			tracee_find(t, set->samples[*cursor].info.tid);
+	while (q->next < q->n && stopped < t->batch_size) {
+		struct tracee *th = tracee_find(t, q->tids[q->next++]);
 
-		(*cursor)++;
 		if (!th || !th->sample)
 			continue;
 		if (th->phase != PHASE_RUNNING &&
@@ -1484,6 +1508,21 @@ static bool capture_next_batch(struct target *t, struct sample_set *set,
 	}
 	await_reports(t);
 	return true;
+}
+
+/* Every queued tracee captured, in batches. */
+static int capture_selected(struct target *t, const struct sample_set *set,
+			    enum capture_policy policy)
+{
+	struct capture_queue q;
+	int r = queue_selected(t, set, &q);
+
+	if (r < 0)
+		return r;
+	while (capture_next_batch(t, &q, policy))
+		;
+	free(q.tids);
+	return 0;
 }
 
 /* After the last thread is reaped the leader's exit is reported at once:
@@ -1516,7 +1555,6 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 			  bool wchan, struct sample_set *ret_set)
 {
 	struct sample_set set = {0};
-	size_t cursor = 0;
 	int r;
 
 	t->lost = 0;
@@ -1529,8 +1567,8 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 	/* Blocked threads are read there, before any stop, so that no
 	 * stopped thread waits on those reads. */
 	r = prepare_samples(t, &set, policy, wchan);
-	while (r == 0 && capture_next_batch(t, &set, &cursor, policy))
-		;
+	if (r == 0)
+		r = capture_selected(t, &set, policy);
 	/* Nothing may wait for the next call: it may never come. */
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
@@ -1615,7 +1653,7 @@ int target_recapture(struct target *target, struct sample_set *set,
 {
 	struct target *t = target;
 	struct raw_sample *fresh = calloc(set->n ? set->n : 1, sizeof(*fresh));
-	size_t cursor = 0;
+	int r;
 
 	if (!fresh)
 		return -ENOMEM;
@@ -1630,15 +1668,14 @@ int target_recapture(struct target *target, struct sample_set *set,
 		th->sample = &fresh[i];
 	}
 	/* A thread gone meanwhile keeps its first sample: not lost. */
-	while (capture_next_batch(t, set, &cursor, CAPTURE_ALL))
-		;
+	r = capture_selected(t, set, CAPTURE_ALL);
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
 		t->threads[i]->sample = NULL;
 	tracee_compact(t);
 	keep_recaptured(set, fresh);
 	free(fresh);
-	return t->error;
+	return r < 0 ? r : t->error;
 }
 
 int target_poll(struct target *target)
