@@ -1456,7 +1456,7 @@ static bool still_running(const struct target *t, struct tracee *th)
 	return true;
 }
 
-/* The tids of the tracees to stop, in sample order: batches walk this,
+/* The tids of the tracees to stop, in tid order: batches walk this,
  * not every sample, so that a stopped thread does not wait on a pass over
  * a thousand blocked ones before its stop is awaited. */
 struct capture_queue {
@@ -1464,20 +1464,17 @@ struct capture_queue {
 	size_t n, next;
 };
 
-static int queue_selected(const struct target *t, const struct sample_set *set,
+static int queue_selected(const struct target *t,
 			  struct capture_queue *ret_queue)
 {
 	struct capture_queue q = {
-		.tids = malloc((set->n ? set->n : 1) * sizeof(*q.tids))};
+		.tids = malloc((t->n ? t->n : 1) * sizeof(*q.tids))};
 
 	if (!q.tids)
 		return -ENOMEM;
-	for (size_t i = 0; i < set->n; i++) {
-		struct tracee *th = tracee_find(t, set->samples[i].info.tid);
-
-		if (th && th->sample)
-			q.tids[q.n++] = th->tid;
-	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->threads[i]->sample)
+			q.tids[q.n++] = t->threads[i]->tid;
 	*ret_queue = q;
 	return 0;
 }
@@ -1511,11 +1508,10 @@ static bool capture_next_batch(struct target *t, struct capture_queue *q,
 }
 
 /* Every queued tracee captured, in batches. */
-static int capture_selected(struct target *t, const struct sample_set *set,
-			    enum capture_policy policy)
+static int capture_selected(struct target *t, enum capture_policy policy)
 {
 	struct capture_queue q;
-	int r = queue_selected(t, set, &q);
+	int r = queue_selected(t, &q);
 
 	if (r < 0)
 		return r;
@@ -1568,7 +1564,7 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 	 * stopped thread waits on those reads. */
 	r = prepare_samples(t, &set, policy, wchan);
 	if (r == 0)
-		r = capture_selected(t, &set, policy);
+		r = capture_selected(t, policy);
 	/* Nothing may wait for the next call: it may never come. */
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
@@ -1668,7 +1664,7 @@ int target_recapture(struct target *target, struct sample_set *set,
 		th->sample = &fresh[i];
 	}
 	/* A thread gone meanwhile keeps its first sample: not lost. */
-	r = capture_selected(t, set, CAPTURE_ALL);
+	r = capture_selected(t, CAPTURE_ALL);
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
 		t->threads[i]->sample = NULL;

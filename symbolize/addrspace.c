@@ -130,10 +130,9 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 		if (fd >= 0)
 			return fd;
 	}
-	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base,
-					  file_name, debuglink_file,
-					  debuglink_crc, debuginfo_file_name);
-	return fd;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+					    file_name, debuglink_file,
+					    debuglink_crc, debuginfo_file_name);
 }
 
 static const Dwfl_Callbacks dwfl_callbacks = {
