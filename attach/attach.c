@@ -48,6 +48,8 @@
  * for any tracee. */
 #define AWAIT_POLL_NS	       1000000
 #define AWAIT_POLL_INTERVAL_NS 10000
+/* How long a stop of a thread running on another CPU is spun for. */
+#define AWAIT_SPIN_NS 100000
 
 enum tracee_phase {
 	PHASE_RUNNING,	 /* seized and running; no stop is owed to us */
@@ -100,7 +102,10 @@ struct capture_key {
 
 struct tracee {
 	pid_t tid;
-	int last_cpu; /* from stat, read just before a CAPTURE_RUNNING stop */
+	/* From stat when it last showed the thread running, else -1: read
+	 * at the scan, and again just before a CAPTURE_RUNNING stop. */
+	int last_cpu;
+	bool stops_elsewhere; /* see spin_awaited */
 	enum tracee_phase phase;
 	/* Opened at the first read and kept, so later samples read without
 	 * a path lookup; -1 until then, or while the fd limit is reached. */
@@ -232,6 +237,7 @@ static struct tracee *tracee_add(struct target *t, pid_t tid,
 	th->tid = tid;
 	th->phase = PHASE_RUNNING;
 	th->restarted_nr = -1;
+	th->last_cpu = -1;
 	for (int f = 0; f < FILE_COUNT; f++)
 		th->fds[f] = -1;
 	memmove(&t->threads[slot + 1], &t->threads[slot],
@@ -737,6 +743,40 @@ static pid_t poll_awaited(struct target *t, int *ret_status)
 }
 
 /*
+ * A running thread reaches its stop some 10 us after the interrupt.  A
+ * tracer asleep meanwhile sees the report tens of microseconds later (its
+ * CPU idles, and a virtual CPU is slow to wake), and the stopped thread's
+ * own CPU has gone idle by the time it is let go: on a VM that doubles
+ * the pause.  So while every awaited thread is stopping on another CPU
+ * than this one, the reports are polled without a break, briefly.  A
+ * thread that needs this CPU to reach its stop (it was last seen here, or
+ * was not running) would wait for the spin to end, so none is spun for.
+ */
+static pid_t spin_awaited(struct target *t, int *ret_status)
+{
+	uint64_t deadline = now_ns() + AWAIT_SPIN_NS;
+	bool any;
+
+	do {
+		any = false;
+		for (size_t i = 0; i < t->n; i++) {
+			struct tracee *th = t->threads[i];
+			pid_t tid;
+
+			if (!phase_awaited(th->phase))
+				continue;
+			if (th->phase != PHASE_CAPTURE || !th->stops_elsewhere)
+				return 0;
+			any = true;
+			tid = waitpid(th->tid, ret_status, __WALL | WNOHANG);
+			if (tid > 0)
+				return tid;
+		}
+	} while (any && now_ns() < deadline);
+	return 0;
+}
+
+/*
  * Waits for the next report.  A blocking wait is safe only when every
  * awaited tracee is sure to report: a leader that exits while other
  * threads live is not reported until they are gone, so while the leader is
@@ -745,7 +785,10 @@ static pid_t poll_awaited(struct target *t, int *ret_status)
 static pid_t wait_event(struct target *t, int *ret_status)
 {
 	long backoff_ns = 10000;
-	pid_t found = t->one_look ? poll_awaited(t, ret_status) : 0;
+	pid_t found = spin_awaited(t, ret_status);
+
+	if (!found && t->one_look)
+		found = poll_awaited(t, ret_status);
 
 	if (found)
 		return found;
@@ -835,6 +878,8 @@ static void tracee_interrupt(struct target *t, struct tracee *th,
 			     enum tracee_phase phase)
 {
 	th->interrupt_ns = now_ns();
+	th->stops_elsewhere = phase == PHASE_CAPTURE && th->last_cpu >= 0 &&
+			      th->last_cpu != sched_getcpu();
 	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0) {
 		set_phase(t, th, phase);
 		return;
@@ -1283,8 +1328,11 @@ static int look_stat(const struct target *t, struct tracee *th)
 	if (n == -ESRCH || n == -ENOENT)
 		return -ESRCH;
 	th->look.state = '?';
+	th->last_cpu = -1;
 	if (n > 0 && procfs_parse_stat(buf, (size_t)n, &stat) == 0) {
 		th->look.state = stat.state;
+		if (stat.state == 'R')
+			th->last_cpu = stat.processor;
 		copy_line(th->look.name, sizeof(th->look.name), stat.comm);
 	}
 	th->look.stat_runs = th->look.sched.run_count;
