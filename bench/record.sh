@@ -744,6 +744,17 @@ END {
 	else print "goal: attribution: not measured"
 	for (t in lines) if (t != "cprof") print "  (" lines[t] ")"
 }' "$runs"
+
+# What ptrace stops cost a busy thread here with a minimal tracer and
+# nothing else to do (bench/targets/stopfloor.c -l): the scale for the
+# loss columns, at the highest frequency measured.
+floor_hz=$(echo $freqs | tr ' ' '\n' | sort -n | tail -1)
+floor=$(build stopfloor "$BUILD/bench/stopfloor" "$here/targets/stopfloor.c") ||
+	floor=
+if [ -n "$floor" ] && set -- $("$floor" -l "$floor_hz" "$window") &&
+	[ "$1" = loss_pct ]; then
+	echo "floor: a minimal tracer's stops at $floor_hz Hz cost a busy thread +$2 % (blocking wait), +$3 % (spinning wait)"
+fi
 if [ -s "$statsf" ]; then
 	echo
 	echo "cprof --stats:"
