@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The unwinder table and what both backends share. */
 #include <errno.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,73 @@ static bool ends_stack(struct addrspace *as, const struct frame *f)
 	return undefined;
 }
 
+static bool has_cfi(Dwfl_Module *mod, uint64_t pc)
+{
+	Dwarf_CFI *cfis[2];
+	Dwarf_Addr bias[2];
+
+	cfis[0] = dwfl_module_eh_cfi(mod, &bias[0]);
+	cfis[1] = dwfl_module_dwarf_cfi(mod, &bias[1]);
+	for (int i = 0; i < 2; i++) {
+		Dwarf_Frame *frame;
+
+		if (cfis[i] &&
+		    dwarf_cfi_addrframe(cfis[i], pc - bias[i], &frame) == 0) {
+			free(frame);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The first instruction of a function that has no CFI at all: crti's
+ * _init and _fini, hand-written assembly. */
+static bool at_entry_without_cfi(struct addrspace *as, uint64_t pc)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(addrspace_dwfl(as), pc);
+	GElf_Off offset;
+	GElf_Sym sym;
+
+	/* The symbol first: a binary search, where a CFI lookup builds a
+	 * whole frame, and nearly every pc fails the symbol test. */
+	return mod &&
+	       dwfl_module_addrinfo(mod, pc, &offset, &sym, NULL, NULL, NULL) &&
+	       offset == 0 && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+	       !has_cfi(mod, pc);
+}
+
+/*
+ * At a function's first instruction the ABI alone fixes the frame: the
+ * call has just pushed the return address, the caller's SP is above it,
+ * and no other register has changed.  So a walk goes on from the caller,
+ * with the state the call left, as from any caller frame.  A thread is
+ * caught there often enough: the first instruction of a library's _init
+ * faults in the page that dlopen has just mapped.
+ */
+static int unwind_from_entry(struct unwinder *unwinder,
+			     const struct raw_sample *sample,
+			     struct frame *frames, size_t max, size_t *ret_n)
+{
+	struct raw_sample caller = *sample;
+	uint64_t ra;
+	size_t n = 0;
+	int r;
+
+	if (max < 2 || sample_read(unwinder->as, sample, sample->regs.rsp, &ra,
+				   sizeof(ra)) < 0)
+		return -EFAULT;
+	/* Looked up in the call instruction, like every caller frame. */
+	caller.regs.rip = ra - 1;
+	caller.regs.rsp += 8;
+	r = unwinder->ops->unwind(unwinder->state, &caller, frames + 1, max - 1,
+				  &n);
+	if (n == 0)
+		return r < 0 ? r : -ENOENT;
+	frames[1] = (struct frame){.pc = ra, .activation = false};
+	*ret_n = n + 1;
+	return r;
+}
+
 int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 		    struct frame *frames, size_t max, size_t *ret_n)
 {
@@ -129,6 +197,14 @@ int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 	if (max > UNWIND_MAX_FRAMES)
 		max = UNWIND_MAX_FRAMES;
 	r = unwinder->ops->unwind(unwinder->state, sample, frames, max, ret_n);
+	/* Without CFI a backend guesses from the frame pointer, or stops. */
+	if (*ret_n > 0 && !sample->read_blocked &&
+	    at_entry_without_cfi(unwinder->as, frames[0].pc)) {
+		size_t n = 1;
+
+		r = unwind_from_entry(unwinder, sample, frames, max, &n);
+		*ret_n = n;
+	}
 	r = end_at_impossible_pc(frames, ret_n, r);
 	if (r == 0 && sample->read_blocked &&
 	    (*ret_n == 0 || !ends_stack(unwinder->as, &frames[*ret_n - 1])))

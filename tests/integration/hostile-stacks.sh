@@ -161,6 +161,14 @@ check_threads()
 			expect_chain "$what: jit" "$chain" \
 				'0x[0-9a-f]+(;jit_outer;jit_main;start_thread;(__)?clone3?)?'
 			;;
+		entry)
+			# At the first instruction (--spin) the walk goes on
+			# from the return address the call pushed; in a
+			# system call, past it, no CFI says where the caller
+			# is, and the walk may end at once.
+			expect_chain "$what: entry" "$chain" \
+				'hostile_entry_spin;entry_outer;entry_main;start_thread;(__)?clone3?|hostile_entry_pause(;.*)?'
+			;;
 		lib0)
 			# The library file at this path is /bin/true now.
 			expect_chain "$what: replaced library" "$chain" \
@@ -211,7 +219,7 @@ fi
 
 # The same lies, running: the lying threads spin in place, so CPU mode
 # stops them at every tick.
-lib_spinning="busy loop nosp zerosp kernsp garbage jit"
+lib_spinning="busy loop nosp zerosp kernsp garbage jit entry"
 start_target spin "$hostile" --spin
 pid=$TARGET_PID counter=$TARGET_COUNTER
 for unwinder in libdw libunwind; do
@@ -244,6 +252,11 @@ for unwinder in libdw libunwind; do
 		grep -qE "(^|;)($chain) [0-9]+\$" "$out" ||
 			fail "record --mode=wall --spin --unwinder=$unwinder: no stack ending in $chain"
 	done
+	# At the first instruction of a function without CFI the walk goes
+	# on from the return address the call pushed, to the thread's start.
+	entry='(__)?clone3?;start_thread;entry_main;entry_outer;hostile_entry_spin'
+	grep -qE "^$entry [0-9]+\$" "$out" ||
+		fail "record --mode=wall --spin --unwinder=$unwinder: no whole stack of the thread at a function entry without CFI: $(grep -E 'hostile_entry_spin [0-9]+$' "$out")"
 done
 kill "$pid"
 finish

@@ -15,6 +15,9 @@
  *            the middle of functions, pointers back into the buffer,
  *            all-ones, zero
  *   jit      pc in an anonymous executable page without any CFI
+ *   entry    entry_main > entry_outer > a function without any CFI; with
+ *            --spin the pc stays at its first instruction, where the
+ *            frame is the one the call left (CFA = rsp + 8)
  *   lib0...  hostile_lib_park() of each LIBRARY, loaded with dlopen
  *
  * The lying threads block every signal (a handler would run on their
@@ -76,7 +79,27 @@ __asm__(".text\n"
 	"3:	pause\n"
 	"	jmp 3b\n"
 	".cfi_endproc\n"
-	".size hostile_park_loop, .-hostile_park_loop\n");
+	".size hostile_park_loop, .-hostile_park_loop\n"
+	"\n"
+	/* No CFI on purpose, like crti's _init and _fini. */
+	".globl hostile_entry_spin\n"
+	".type hostile_entry_spin, @function\n"
+	"hostile_entry_spin:\n"
+	"	jmp hostile_entry_spin\n"
+	".size hostile_entry_spin, .-hostile_entry_spin\n"
+	"\n"
+	".globl hostile_entry_pause\n"
+	".type hostile_entry_pause, @function\n"
+	"hostile_entry_pause:\n"
+	"	mov $34, %eax\n"
+	"	syscall\n"
+	"	jmp hostile_entry_pause\n"
+	".size hostile_entry_pause, .-hostile_entry_pause\n");
+
+/* Functions without CFI: the first loops on its first instruction, the
+ * second in a raw pause system call. */
+void hostile_entry_spin(void);
+void hostile_entry_pause(void);
 
 static int spin;
 
@@ -268,6 +291,26 @@ static void *jit_main(void *arg)
 	return NULL;
 }
 
+SPACER(hostile_spacer_entry)
+
+NOIPA void entry_outer(void);
+NOIPA void entry_outer(void)
+{
+	if (spin)
+		hostile_entry_spin();
+	else
+		hostile_entry_pause();
+	KEEP_FRAME();
+}
+
+static void *entry_main(void *arg)
+{
+	block_signals();
+	announce("entry");
+	entry_outer();
+	return arg;
+}
+
 struct lib_thread {
 	char name[16];
 	void (*park)(void);
@@ -349,7 +392,8 @@ int main(int argc, char **argv)
 	spawn(kernsp_main, NULL);
 	spawn(garbage_main, NULL);
 	spawn(jit_main, NULL);
-	n = 8 + spawn_libs(argc - 1, argv + 1);
+	spawn(entry_main, NULL);
+	n = 9 + spawn_libs(argc - 1, argv + 1);
 	target_wait_parked(n);
 	target_ready();
 	main_park();
