@@ -245,12 +245,14 @@ start_ready dlchurn "$dlchurn"
 pid=$TARGET_PID
 for run in cpu wall threads; do
 	case $run in
-	threads) args=(threads --debug=0 -p "$pid") ;;
-	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 2) ;;
+	# A thread caught in the library that dlclose unmaps before the
+	# maps are read has a stack cut at its first frame: exit 1, partial.
+	threads) args=(threads --debug=0 -p "$pid") want="0 1" ;;
+	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 2) want=0 ;;
 	esac
 	what="dlopen churn, ${args[*]}"
 	dl_cycles c0 || die "dlchurn: no report"
-	run_ok "$what" 0 "${args[@]}" -o "$lib_tmp/dl-$run.prof"
+	run_ok "$what" "$want" "${args[@]}" -o "$lib_tmp/dl-$run.prof"
 	dl_cycles c1 || die "dlchurn: no report"
 	note "$what: exit $RC, $((c1 - c0)) dlopen/dlclose meanwhile"
 	[ "$c1" -gt "$c0" ] || fail "$what: no dlopen/dlclose during the run"
