@@ -6,6 +6,12 @@
 # `go tool pprof -top`, within 3 points of what the target measured over
 # the same run, with one worker thread and with two.
 #
+# Two busy workers and cprof already fill a 2-core machine, and the suite
+# runs two tests at a time: when a miss comes with a quarter of the ticks
+# or more missed (--stats), the machine was too busy to sample at the
+# asked rate, and the case is measured once more.  Only that second
+# measure's misses count.
+#
 # usage: record-accuracy.sh CPROF CPU-SPLIT
 CPROF=$1 split=$2
 . "$(dirname "$0")/../lib/lib.sh"
@@ -17,8 +23,16 @@ require_go
 tolerance=3
 lib_spinning="split-1 split-2"
 
-for threads in 1 2; do
-	name=split$threads
+# measure THREADS ATTEMPT: one record of cpu-split with THREADS workers.
+# Sets MISSES to the functions off by more than the tolerance, each with
+# its figures, and BUSY to 1 when a quarter of the ticks or more were
+# missed.  Other failures are reported at once.
+measure()
+{
+	local threads=$1 attempt=$2 name prof pid tid workers before after rc
+	local nsamples total fn ns truth flat stats ticks missed
+	MISSES=() BUSY=0
+	name=split$threads.$attempt
 	start_target "$name" "$split" "$threads"
 	pid=$TARGET_PID
 	prof=$lib_tmp/$name.prof
@@ -43,14 +57,19 @@ for threads in 1 2; do
 	wait "$pid" 2>/dev/null
 	[ -s "$prof" ] || {
 		fail "$threads thread(s): no profile written"
-		continue
+		return
 	}
-	note "$threads thread(s): $(grep '^cprof: ticks ' "$lib_tmp/$name.stdout.err")"
+	stats=$(grep '^cprof: ticks ' "$lib_tmp/$name.stdout.err")
+	note "$threads thread(s): $stats"
+	ticks=$(sed -n 's/^cprof: ticks \([0-9]*\) (missed \([0-9]*\)).*/\1/p' <<<"$stats")
+	missed=$(sed -n 's/^cprof: ticks \([0-9]*\) (missed \([0-9]*\)).*/\2/p' <<<"$stats")
+	[ -n "$ticks" ] && [ -n "$missed" ] &&
+		[ $((missed * 4)) -ge $((ticks + missed)) ] && BUSY=1
 
 	go_pprof -top "$prof" >"$lib_tmp/$name.top" 2>"$lib_tmp/$name.top.err" || {
 		fail "$threads thread(s): go tool pprof -top failed:" \
 			"$(cat "$lib_tmp/$name.top.err")"
-		continue
+		return
 	}
 
 	# The profile must hold enough samples for a 3-point test to mean
@@ -77,8 +96,19 @@ for threads in 1 2; do
 		flat=$(top_flat "$lib_tmp/$name.top" "$fn")
 		note "$threads thread(s): $fn truth $truth% pprof flat $flat%"
 		within "$flat" "$truth" "$tolerance" ||
-			fail "$threads thread(s): $fn flat $flat%, the target" \
-				"measured $truth% (tolerance $tolerance points)"
+			MISSES+=("$fn flat $flat%, the target measured $truth%")
+	done
+}
+
+for threads in 1 2; do
+	measure "$threads" 1
+	if [ ${#MISSES[@]} -gt 0 ] && [ "$BUSY" = 1 ]; then
+		note "$threads thread(s): ${MISSES[*]}; a quarter of the" \
+			"ticks or more missed: measuring once more"
+		measure "$threads" 2
+	fi
+	for miss in "${MISSES[@]}"; do
+		fail "$threads thread(s): $miss (tolerance $tolerance points)"
 	done
 done
 
