@@ -105,7 +105,6 @@ struct tracee {
 	/* From stat when it last showed the thread running, else -1: read
 	 * at the scan, and again just before a CAPTURE_RUNNING stop. */
 	int last_cpu;
-	bool stops_elsewhere; /* see spin_awaited */
 	enum tracee_phase phase;
 	/* Opened at the first read and kept, so later samples read without
 	 * a path lookup; -1 until then, or while the fd limit is reached. */
@@ -713,6 +712,30 @@ static bool sweep_vanished(struct target *t)
 }
 
 /*
+ * One waitpid by tid for each awaited tracee: the first report found, 0
+ * for none, -1 when spin_cpu >= 0 and a tracee is awaited that does not
+ * stop running on another CPU than spin_cpu (see spin_awaited).
+ */
+static pid_t poll_pass(struct target *t, int spin_cpu, int *ret_status)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct tracee *th = t->threads[i];
+		pid_t tid;
+
+		if (!phase_awaited(th->phase))
+			continue;
+		if (spin_cpu >= 0 &&
+		    (th->phase != PHASE_CAPTURE || th->last_cpu < 0 ||
+		     th->last_cpu == spin_cpu))
+			return -1;
+		tid = waitpid(th->tid, ret_status, __WALL | WNOHANG);
+		if (tid > 0)
+			return tid;
+	}
+	return 0;
+}
+
+/*
  * A stop is reported tens of microseconds after the interrupt, while a
  * wait for any tracee makes the kernel walk every one of them (a third of
  * a millisecond at 1000 threads, all of it added to the stopped thread's
@@ -727,16 +750,10 @@ static pid_t poll_awaited(struct target *t, int *ret_status)
 	uint64_t deadline = now_ns() + AWAIT_POLL_NS;
 
 	do {
-		for (size_t i = 0; i < t->n; i++) {
-			struct tracee *th = t->threads[i];
-			pid_t tid;
+		pid_t tid = poll_pass(t, -1, ret_status);
 
-			if (!phase_awaited(th->phase))
-				continue;
-			tid = waitpid(th->tid, ret_status, __WALL | WNOHANG);
-			if (tid > 0)
-				return tid;
-		}
+		if (tid > 0)
+			return tid;
 		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
 	} while (now_ns() < deadline);
 	return 0;
@@ -747,33 +764,24 @@ static pid_t poll_awaited(struct target *t, int *ret_status)
  * tracer asleep meanwhile sees the report tens of microseconds later (its
  * CPU idles, and a virtual CPU is slow to wake), and the stopped thread's
  * own CPU has gone idle by the time it is let go: on a VM that doubles
- * the pause.  So while every awaited thread is stopping on another CPU
- * than this one, the reports are polled without a break, briefly.  A
- * thread that needs this CPU to reach its stop (it was last seen here, or
- * was not running) would wait for the spin to end, so none is spun for.
+ * the pause.  So while every awaited thread is a capture of one last
+ * seen running on another CPU than this one, the reports are polled
+ * without a break, briefly.  A thread that needs this CPU to reach its
+ * stop (it was last seen here, or was not running) would wait for the
+ * spin to end, so none is spun for.
  */
 static pid_t spin_awaited(struct target *t, int *ret_status)
 {
 	uint64_t deadline = now_ns() + AWAIT_SPIN_NS;
-	bool any;
+	int cpu = sched_getcpu();
+	pid_t tid;
 
-	do {
-		any = false;
-		for (size_t i = 0; i < t->n; i++) {
-			struct tracee *th = t->threads[i];
-			pid_t tid;
-
-			if (!phase_awaited(th->phase))
-				continue;
-			if (th->phase != PHASE_CAPTURE || !th->stops_elsewhere)
-				return 0;
-			any = true;
-			tid = waitpid(th->tid, ret_status, __WALL | WNOHANG);
-			if (tid > 0)
-				return tid;
-		}
-	} while (any && now_ns() < deadline);
-	return 0;
+	if (cpu < 0 || t->awaited == 0)
+		return 0;
+	do
+		tid = poll_pass(t, cpu, ret_status);
+	while (tid == 0 && now_ns() < deadline);
+	return tid > 0 ? tid : 0;
 }
 
 /*
@@ -878,8 +886,6 @@ static void tracee_interrupt(struct target *t, struct tracee *th,
 			     enum tracee_phase phase)
 {
 	th->interrupt_ns = now_ns();
-	th->stops_elsewhere = phase == PHASE_CAPTURE && th->last_cpu >= 0 &&
-			      th->last_cpu != sched_getcpu();
 	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0) {
 		set_phase(t, th, phase);
 		return;
