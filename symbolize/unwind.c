@@ -170,8 +170,10 @@ static int unwind_from_entry(struct unwinder *unwinder,
 	size_t n = 0;
 	int r;
 
-	if (max < 2 || sample_read(unwinder->as, sample, sample->regs.rsp, &ra,
-				   sizeof(ra)) < 0)
+	if (max < 2)
+		return -E2BIG;
+	if (sample_read(unwinder->as, sample, sample->regs.rsp, &ra,
+			sizeof(ra)) < 0)
 		return -EFAULT;
 	/* Looked up in the call instruction, like every caller frame. */
 	caller.regs.rip = ra - 1;
@@ -196,14 +198,17 @@ int unwinder_unwind(struct unwinder *unwinder, const struct raw_sample *sample,
 	}
 	if (max > UNWIND_MAX_FRAMES)
 		max = UNWIND_MAX_FRAMES;
-	r = unwinder->ops->unwind(unwinder->state, sample, frames, max, ret_n);
-	/* Without CFI a backend guesses from the frame pointer, or stops. */
-	if (*ret_n > 0 && !sample->read_blocked &&
-	    at_entry_without_cfi(unwinder->as, frames[0].pc)) {
-		size_t n = 1;
-
-		r = unwind_from_entry(unwinder, sample, frames, max, &n);
-		*ret_n = n;
+	/* Asked before the walk: without CFI a backend guesses from the
+	 * frame pointer, or stops. */
+	if (!sample->read_blocked &&
+	    at_entry_without_cfi(unwinder->as, sample->regs.rip)) {
+		frames[0] = (struct frame){.pc = sample->regs.rip,
+					   .activation = true};
+		*ret_n = 1;
+		r = unwind_from_entry(unwinder, sample, frames, max, ret_n);
+	} else {
+		r = unwinder->ops->unwind(unwinder->state, sample, frames, max,
+					  ret_n);
 	}
 	r = end_at_impossible_pc(frames, ret_n, r);
 	if (r == 0 && sample->read_blocked &&
