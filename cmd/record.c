@@ -323,13 +323,15 @@ static void *tracer_main(void *arg)
 	struct recorder *rec = run->rec;
 	int r;
 
-	prefer_realtime();
+	/* A launched command is forked from this thread: it must inherit
+	 * cprof's own scheduling, never the real-time policy below. */
 	r = start_target(run->opts, &rec->target);
 	if (r < 0) {
 		report_attach_error(run->opts, r);
 		run->result = r;
 		return NULL;
 	}
+	prefer_realtime();
 	r = recorder_init(rec, run->opts);
 	if (r >= 0)
 		r = recorder_run(rec, run->sigfd);

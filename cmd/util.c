@@ -228,7 +228,9 @@ void prefer_realtime(void)
 {
 	struct sched_param param = {.sched_priority = 1};
 
-	pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+	/* SCHED_RESET_ON_FORK: nothing this thread starts runs real-time.
+	 * On Linux pid 0 names the calling thread, not the process. */
+	sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &param);
 }
 
 void prefer_ordinary(void)

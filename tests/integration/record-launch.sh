@@ -58,6 +58,21 @@ if [ "$lines" != 1 ] ||
 		"$(cat "$lib_tmp/missing.out.err")"
 fi
 
+# The command and its child run with cprof's own scheduling, never with
+# the real-time policy of the thread that samples them: under nice 5,
+# SCHED_OTHER and niceness 5 inside the command and inside its child.
+launch sched 0 record -o "$lib_tmp/sched.prof" -- \
+	sh -c 'chrt -p $$; nice; sh -c "chrt -p \$\$; nice"'
+sched_seen=$(grep -c "scheduling policy: SCHED_OTHER$" "$lib_tmp/sched.out")
+[ "$sched_seen" = 2 ] && ! grep -q SCHED_FIFO "$lib_tmp/sched.out" ||
+	fail "sched: the command or its child did not run SCHED_OTHER:" \
+		"$(cat "$lib_tmp/sched.out")"
+nice -n 5 "$CPROF" record -o "$lib_tmp/nice.prof" -- \
+	sh -c 'nice; sh -c nice' >"$lib_tmp/nice.out" 2>"$lib_tmp/nice.err"
+[ "$(tr '\n' ' ' <"$lib_tmp/nice.out")" = "5 5 " ] ||
+	fail "nice: the command and its child are not at cprof's niceness 5:" \
+		"$(cat "$lib_tmp/nice.out")"
+
 # A CPU-bound command: cpu-split for 2 s (one worker), recorded at 1000 Hz
 # until it exits.  Its stdout is the command's, passed through.
 launch split 0 record -F 1000 -o "$lib_tmp/split.prof" -- "$split" 1 2
