@@ -29,7 +29,14 @@ struct load_segment {
 };
 
 struct module {
-	struct module_info info; /* first: module_info pointers are modules */
+	struct module_info info; /* the whole object, from its first mapping */
+	/* One per executable mapping, as /proc/PID/maps shows it: a pprof
+	 * Mapping must give the start and file offset of the very mapping
+	 * an address is in, since segments laid out by lld (and libraries
+	 * with several executable segments) map file offsets to addresses
+	 * with a different delta each. */
+	struct module_info *exec_maps;
+	size_t nexec_maps;
 	char *path;
 	char build_id[2 * 64 + 1];
 	pid_t pid;
@@ -146,32 +153,9 @@ static void module_free(struct module *m)
 	if (!m)
 		return;
 	free(m->segments);
+	free(m->exec_maps);
 	free(m->path);
 	free(m);
-}
-
-static struct module *module_new(pid_t pid, const struct proc_map *first,
-				 uint64_t end)
-{
-	struct module *m = calloc(1, sizeof(*m));
-
-	if (!m)
-		return NULL;
-	m->path = strdup(first->path);
-	if (!m->path) {
-		free(m);
-		return NULL;
-	}
-	m->pid = pid;
-	m->first_start = first->start;
-	m->first_end = first->end;
-	m->is_vdso = !strcmp(first->path, VDSO_NAME);
-	m->info.start = first->start;
-	m->info.end = end;
-	m->info.file_offset = first->offset;
-	m->info.path = m->path;
-	m->info.build_id = m->build_id;
-	return m;
 }
 
 static bool is_object_mapping(const struct proc_map *map)
@@ -185,16 +169,93 @@ static bool same_object(const struct proc_map *a, const struct proc_map *b)
 	       !strcmp(a->path, b->path);
 }
 
-/* The mappings [i, *ret_next) belong to one object; is any executable? */
-static bool group_object(const struct proc_maps *maps, size_t i,
-			 size_t *ret_next)
+/* Notes each executable mapping of the object maps[first..last]. */
+static int note_exec_maps(struct module *m, const struct proc_maps *maps,
+			  size_t first, size_t last)
 {
-	bool exec = maps->maps[i].executable;
-	size_t j = i + 1;
+	size_t n = 0;
 
-	while (j < maps->n && same_object(&maps->maps[i], &maps->maps[j]))
-		exec |= maps->maps[j++].executable;
-	*ret_next = j;
+	m->exec_maps = calloc(last - first + 1, sizeof(*m->exec_maps));
+	if (!m->exec_maps)
+		return -ENOMEM;
+	for (size_t i = first; i <= last; i++) {
+		const struct proc_map *map = &maps->maps[i];
+
+		if (!map->executable ||
+		    (i > first && !same_object(map, &maps->maps[first])))
+			continue;
+		m->exec_maps[n++] = (struct module_info){
+			.start = map->start,
+			.end = map->end,
+			.file_offset = map->offset,
+			/* Until the ELF says otherwise. */
+			.bias = map->start - map->offset,
+			.path = m->path,
+			.build_id = m->build_id,
+		};
+	}
+	m->nexec_maps = n;
+	return 0;
+}
+
+static struct module *module_new(pid_t pid, const struct proc_maps *maps,
+				 size_t first_index, size_t last_index)
+{
+	const struct proc_map *first = &maps->maps[first_index];
+	uint64_t end = maps->maps[last_index].end;
+	struct module *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->path = strdup(first->path);
+	if (!m->path || note_exec_maps(m, maps, first_index, last_index) < 0) {
+		module_free(m);
+		return NULL;
+	}
+	m->pid = pid;
+	m->first_start = first->start;
+	m->first_end = first->end;
+	m->is_vdso = !strcmp(first->path, VDSO_NAME);
+	m->info.start = first->start;
+	m->info.end = end;
+	m->info.file_offset = first->offset;
+	m->info.bias = first->start - first->offset;
+	m->info.path = m->path;
+	m->info.build_id = m->build_id;
+	return m;
+}
+
+static bool is_anonymous(const struct proc_map *map)
+{
+	return map->inode == 0 && map->path[0] == '\0';
+}
+
+/*
+ * The mappings [i, *ret_last] belong to one object; is any executable?
+ * An object's segments can have anonymous memory between them (the .bss
+ * that ends a data segment, with a code segment after it: rustc's
+ * libraries, laid out by lld), so the object goes on past anonymous
+ * mappings to the next mapping of the same file at a higher offset.
+ */
+static bool group_object(const struct proc_maps *maps, size_t i,
+			 size_t *ret_last)
+{
+	const struct proc_map *first = &maps->maps[i];
+	bool exec = first->executable;
+	size_t last = i;
+
+	for (size_t j = i + 1; j < maps->n; j++) {
+		const struct proc_map *map = &maps->maps[j];
+
+		if (is_anonymous(map))
+			continue;
+		if (!same_object(first, map) ||
+		    map->offset < maps->maps[last].offset)
+			break;
+		exec |= map->executable;
+		last = j;
+	}
+	*ret_last = last;
 	return exec;
 }
 
@@ -234,12 +295,14 @@ static struct module *find_live(struct module **mods, size_t n, uint64_t addr)
 
 /* The module from the previous report with this exact place, if any. */
 static struct module *find_unchanged(struct addrspace *as,
-				     const struct proc_map *first, uint64_t end)
+				     const struct proc_map *first, uint64_t end,
+				     size_t nexec_maps)
 {
 	struct module *m = find_live(as->live, as->nlive, first->start);
 
 	if (m && m->info.start == first->start && m->info.end == end &&
-	    m->first_end == first->end && !strcmp(m->path, first->path))
+	    m->first_end == first->end && m->nexec_maps == nexec_maps &&
+	    !strcmp(m->path, first->path))
 		return m;
 	return NULL;
 }
@@ -267,16 +330,32 @@ static int report_module(struct addrspace *as, struct module *m)
 	return 0;
 }
 
-/* Reports one object; a module libdwfl refuses (overlap) is skipped. */
-static int add_object(struct addrspace *as, const struct proc_map *first,
-		      uint64_t end, struct module **live, size_t *nlive)
+static size_t count_exec_maps(const struct proc_maps *maps, size_t first,
+			      size_t last)
 {
-	struct module *m = find_unchanged(as, first, end);
+	size_t n = 0;
+
+	for (size_t i = first; i <= last; i++)
+		n += maps->maps[i].executable &&
+		     (i == first ||
+		      same_object(&maps->maps[i], &maps->maps[first]));
+	return n;
+}
+
+/* Reports the object maps[first..last]; a module libdwfl refuses
+ * (overlap) is skipped. */
+static int add_object(struct addrspace *as, const struct proc_maps *maps,
+		      size_t first, size_t last, struct module **live,
+		      size_t *nlive)
+{
+	struct module *m =
+		find_unchanged(as, &maps->maps[first], maps->maps[last].end,
+			       count_exec_maps(maps, first, last));
 	bool fresh = !m;
 	int r;
 
 	if (fresh) {
-		m = module_new(as->pid, first, end);
+		m = module_new(as->pid, maps, first, last);
 		if (!m)
 			return -ENOMEM;
 		r = keep_module(as, m);
@@ -295,7 +374,7 @@ static int add_object(struct addrspace *as, const struct proc_map *first,
 static int report_maps(struct addrspace *as, const struct proc_maps *maps,
 		       struct module **live, size_t *ret_nlive)
 {
-	size_t i = 0, next, nlive = 0;
+	size_t i = 0, last, nlive = 0;
 	int r;
 
 	while (i < maps->n) {
@@ -305,16 +384,15 @@ static int report_maps(struct addrspace *as, const struct proc_maps *maps,
 			i++;
 			continue;
 		}
-		if (!group_object(maps, i, &next) &&
+		if (!group_object(maps, i, &last) &&
 		    strcmp(first->path, VDSO_NAME)) {
-			i = next;
+			i = last + 1;
 			continue;
 		}
-		r = add_object(as, first, maps->maps[next - 1].end, live,
-			       &nlive);
+		r = add_object(as, maps, i, last, live, &nlive);
 		if (r < 0)
 			return r;
-		i = next;
+		i = last + 1;
 	}
 	*ret_nlive = nlive;
 	return 0;
@@ -513,9 +591,15 @@ static void module_load_info(struct module *m)
 	m->info_tried = true;
 	if (!dwfl_module_getelf(m->dwmod, &bias))
 		return;
+	m->info.bias = bias;
 	format_build_id(m);
 	m->info.has_symbols = dwfl_module_getsymtab(m->dwmod) > 0;
 	m->info.has_dwarf = dwfl_module_getdwarf(m->dwmod, &bias) != NULL;
+	for (size_t i = 0; i < m->nexec_maps; i++) {
+		m->exec_maps[i].bias = m->info.bias;
+		m->exec_maps[i].has_symbols = m->info.has_symbols;
+		m->exec_maps[i].has_dwarf = m->info.has_dwarf;
+	}
 }
 
 const struct module_info *addrspace_module_at(struct addrspace *as,
@@ -526,5 +610,8 @@ const struct module_info *addrspace_module_at(struct addrspace *as,
 	if (!m)
 		return NULL;
 	module_load_info(m);
+	for (size_t i = 0; i < m->nexec_maps; i++)
+		if (addr >= m->exec_maps[i].start && addr < m->exec_maps[i].end)
+			return &m->exec_maps[i];
 	return &m->info;
 }

@@ -418,20 +418,38 @@ static void set_start_line(struct sym_line *line, Dwarf_Die *die)
 		line->start_line = (uint64_t)decl_line;
 }
 
+/*
+ * The compilation unit whose code holds addr.  libdw finds it through
+ * .debug_aranges, which clang does not emit and this libdw does not make
+ * up from the units' own ranges: there the units are asked one by one.
+ */
+static Dwarf_Die *cu_at(Dwfl_Module *mod, uint64_t addr, Dwarf_Addr *ret_bias)
+{
+	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, ret_bias);
+
+	if (cudie)
+		return cudie;
+	while ((cudie = dwfl_module_nextcu(mod, cudie, ret_bias)))
+		if (dwarf_haspc(cudie, addr - *ret_bias) == 1)
+			return cudie;
+	return NULL;
+}
+
 /* The innermost frame's file:line is the line table's row for addr. */
 static int set_src(struct symbolizer *sym, struct sym_line *line,
 		   Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t addr)
 {
-	Dwfl_Line *src = dwfl_module_getsrc(mod, addr);
-	const char *file;
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *unit = cu_at(mod, addr, &bias);
+	Dwarf_Line *src = unit ? dwarf_getsrc_die(unit, addr - bias) : NULL;
 	int lineno = 0;
 
 	if (!src)
 		return 0;
-	file = dwfl_lineinfo(src, NULL, &lineno, NULL, NULL, NULL);
-	if (lineno > 0)
+	if (dwarf_lineno(src, &lineno) == 0 && lineno > 0)
 		line->line = lineno;
-	return set_file(sym, line, cudie, file);
+	return set_file(sym, line, cudie ? cudie : unit,
+			dwarf_linesrc(src, NULL, NULL));
 }
 
 /* The frames of the scope chain from the function-like DIE innermost at
@@ -477,7 +495,7 @@ static int add_dwarf_frames(struct symbolizer *sym, struct line_list *list,
 			    uint64_t *ret_start)
 {
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
+	Dwarf_Die *cudie = cu_at(mod, addr, &bias);
 	Dwarf_Die *scopes = NULL;
 	int nscopes, r = 0;
 
@@ -530,13 +548,10 @@ static int add_fallback_frame(struct symbolizer *sym, struct line_list *list,
 			      const struct module_info *module, uint64_t pc)
 {
 	char name[PATH_MAX + 32];
-	Dwarf_Addr bias = module ? module->start : 0;
 
-	if (mod)
-		dwfl_module_getelf(mod, &bias);
 	if (module)
 		snprintf(name, sizeof(name), "%s+0x%" PRIx64,
-			 base_name(module->path), pc - bias);
+			 base_name(module->path), pc - module->bias);
 	else
 		snprintf(name, sizeof(name), "0x%" PRIx64, pc);
 	return add_line(sym, list, name) ? 0 : -ENOMEM;
@@ -566,7 +581,7 @@ static int resolve(struct symbolizer *sym, struct sym_location *loc,
 	else if (dwarf_start && dwarf_start <= loc->pc)
 		loc->symbol_offset = loc->pc - dwarf_start;
 	else if (loc->module)
-		loc->symbol_offset = loc->pc - loc->module->start;
+		loc->symbol_offset = loc->pc - loc->module->bias;
 	if (list->n > 0)
 		return 0;
 	if (!name)

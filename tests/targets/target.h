@@ -16,7 +16,12 @@
 extern "C" {
 #endif
 
-#define NOIPA	     __attribute__((noipa))
+#ifdef __clang__
+/* clang has no noipa; it neither clones nor merges noinline functions. */
+#define NOIPA __attribute__((noinline))
+#else
+#define NOIPA __attribute__((noipa))
+#endif
 #define NORETURN     __attribute__((noreturn))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
 #define SPACER(name)                                                           \
