@@ -385,6 +385,9 @@ int cmd_record(int argc, char **argv)
 		goto cleanup;
 	if (opts.stats)
 		recorder_print_stats(&rec);
+	if (recorder_empty_reason(&rec))
+		cprof_error("pid %d: no samples: %s", rec.pid,
+			    recorder_empty_reason(&rec));
 	if (rec.stats.missed_ticks * 10 > rec.stats.ticks)
 		cprof_error("warning: %llu of %llu ticks missed: this machine "
 			    "cannot keep up with -F %lu here; lower it",

@@ -52,6 +52,8 @@ struct thread_memo {
 
 struct record_stats {
 	uint64_t ticks, missed_ticks, samples, stopped, reused, displaced;
+	uint64_t stopped_ticks; /* ticks that found the target group-stopped */
+	uint64_t value_ns;	/* the samples' cpu or wall time, summed */
 	uint64_t pause_max_ns;
 	uint64_t pause_buckets[PAUSE_BUCKETS];
 };
@@ -82,6 +84,9 @@ int recorder_run(struct recorder *rec, int sigfd);
  * tracer thread, before it ends. */
 void recorder_finish(struct recorder *rec);
 void recorder_print_stats(const struct recorder *rec);
+/* Why the profile holds no sample, for one line on stderr; NULL when it
+ * holds some. */
+const char *recorder_empty_reason(const struct recorder *rec);
 void recorder_release(struct recorder *rec);
 
 #endif

@@ -190,6 +190,7 @@ static int add_sample(struct recorder *rec, const struct raw_sample *s,
 		set_label(labels, nlabels, LABEL_STATE, "runnable");
 	}
 	rec->stats.samples++;
+	rec->stats.value_ns += (uint64_t)values[1];
 	return profile_add(rec->profile, stack, depth, values, labels, nlabels,
 			   1);
 }
@@ -222,6 +223,16 @@ static int follow_exec(struct recorder *rec)
 	return addrspace_refresh(rec->pipeline.as);
 }
 
+/* A target held in a group-stop (SIGSTOP, a debugger) at this tick. */
+static bool all_stopped(const struct sample_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->samples[i].info.state != 'T' &&
+		    set->samples[i].info.state != 't')
+			return false;
+	return set->n > 0;
+}
+
 static int tick(struct recorder *rec)
 {
 	enum capture_policy policy =
@@ -230,6 +241,8 @@ static int tick(struct recorder *rec)
 	int r;
 
 	r = target_sample(rec->target, policy, &set);
+	if (r >= 0 && all_stopped(&set))
+		rec->stats.stopped_ticks++;
 	if (r >= 0)
 		r = follow_exec(rec);
 	if (r >= 0)
@@ -379,10 +392,14 @@ static double pause_percentile(const struct record_stats *stats, double q)
 		if (seen >= q * total) {
 			unsigned exp = i / 8, mantissa = i % 8;
 
-			/* The bucket's upper end: never flatters cprof. */
-			if (i < 8)
-				return i + 1;
-			return (double)((8 + mantissa + 1) << (exp - 3));
+			/* The bucket's upper end, which never flatters
+			 * cprof, but no more than the longest pause seen. */
+			uint64_t upper =
+				i < 8 ? i + 1 : (8 + mantissa + 1) << (exp - 3);
+
+			return (double)(upper < stats->pause_max_ns
+						? upper
+						: stats->pause_max_ns);
 		}
 	}
 	return 0;
@@ -406,6 +423,26 @@ void recorder_print_stats(const struct recorder *rec)
 		pause_percentile(st, 0.5) / 1e3,
 		pause_percentile(st, 0.99) / 1e3, st->pause_max_ns / 1e3,
 		rec->pipeline.cut_stacks);
+}
+
+const char *recorder_empty_reason(const struct recorder *rec)
+{
+	const struct record_stats *st = &rec->stats;
+
+	/* A CPU profile of samples that all weigh nothing is empty too. */
+	if (st->value_ns > 0)
+		return NULL;
+	if (st->ticks == 0)
+		return "it exited before the first sample";
+	if (st->stopped_ticks == st->ticks)
+		return "it was stopped (SIGSTOP or a debugger) for the whole "
+		       "recording; --mode=wall shows where its threads are";
+	if (rec->opts->command)
+		return "the command itself never ran on a CPU at a tick; "
+		       "cprof does not follow child processes: record one "
+		       "with -p PID";
+	return "no thread ran on a CPU at a tick; --mode=wall shows where "
+	       "its threads wait";
 }
 
 void recorder_release(struct recorder *rec)

@@ -139,6 +139,11 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 		cprof_error("no process given: use -p PID");
 		return -EINVAL;
 	}
+	if (opts->pcs && opts->debug != 2) {
+		cprof_error("--pcs needs --debug=2: debug=1 shows the "
+			    "addresses already");
+		return -EINVAL;
+	}
 	if (opts->debug == 0 && !opts->output && isatty(STDOUT_FILENO) == 1)
 		opts->output = "threads.prof";
 	return 0;

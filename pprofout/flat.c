@@ -95,12 +95,20 @@ static char *stack_text(const struct profile *profile,
 		const struct pp_location *loc =
 			&profile->locations[sample->locations[d]];
 
+		uint32_t caller = UINT32_MAX;
+
 		for (uint32_t i = loc->nlines; i-- > 0;) {
+			uint32_t name = line_name(profile, &loc->lines[i]);
+
+			/* A function inlined into a copy of itself (glibc's
+			 * syscall wrappers) differs only by line, which folded
+			 * stacks do not show: one frame, as eu-stack names it.
+			 */
+			if (name == caller)
+				continue;
+			caller = name;
 			fputs(sep, out);
-			print_clean(out,
-				    pp_str(profile,
-					   line_name(profile, &loc->lines[i])),
-				    ';');
+			print_clean(out, pp_str(profile, name), ';');
 			sep = ";";
 		}
 	}
