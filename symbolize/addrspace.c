@@ -19,6 +19,7 @@
 #include "attach/procfs.h"
 #include "symbolize/addrspace.h"
 #include "symbolize/debugfile.h"
+#include "symbolize/symtab.h"
 
 #define VDSO_NAME      "[vdso]"
 #define DELETED_SUFFIX " (deleted)"
@@ -50,6 +51,8 @@ struct module {
 	uint64_t bias;
 	struct load_segment *segments;
 	size_t nsegments;
+	struct symtab *symtab; /* built at the first symbol lookup */
+	bool symtab_tried;
 };
 
 struct addrspace {
@@ -154,6 +157,7 @@ static void module_free(struct module *m)
 		return;
 	free(m->segments);
 	free(m->exec_maps);
+	symtab_free(m->symtab);
 	free(m->path);
 	free(m);
 }
@@ -614,4 +618,17 @@ const struct module_info *addrspace_module_at(struct addrspace *as,
 		if (addr >= m->exec_maps[i].start && addr < m->exec_maps[i].end)
 			return &m->exec_maps[i];
 	return &m->info;
+}
+
+const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr)
+{
+	struct module *m = find_live(as->live, as->nlive, addr);
+
+	if (!m || !m->dwmod)
+		return NULL;
+	if (!m->symtab_tried) {
+		m->symtab_tried = true;
+		m->symtab = symtab_build(m->dwmod);
+	}
+	return m->symtab;
 }

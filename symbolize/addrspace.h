@@ -50,4 +50,10 @@ int addrspace_read(struct addrspace *as, uint64_t addr, void *buf, size_t len);
 const struct module_info *addrspace_module_at(struct addrspace *as,
 					      uint64_t addr);
 
+struct symtab;
+
+/* The function symbols of the module holding addr, sorted for lookups
+ * (symtab.h); NULL when none.  Valid until addrspace_free(). */
+const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr);
+
 #endif

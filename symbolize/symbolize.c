@@ -17,6 +17,7 @@
 
 #include "symbolize/demangle.h"
 #include "symbolize/symbolize.h"
+#include "symbolize/symtab.h"
 
 #define TABLE_MIN_CAP 256
 
@@ -513,25 +514,14 @@ static int add_dwarf_frames(struct symbolizer *sym, struct line_list *list,
 	return r;
 }
 
-/* The symbol table entry that really covers addr, or NULL: a sized symbol
- * whose range holds it, or a sizeless one (an assembler label such as
- * __restore_rt) at exactly addr.  The nearest preceding symbol is not
- * enough: it would name stripped functions after their neighbours. */
-static const char *symtab_name(Dwfl_Module *mod, uint64_t addr,
+/* The symbol table entry that really covers addr, or NULL (symtab.h). */
+static const char *symtab_name(struct addrspace *as, uint64_t addr,
 			       uint64_t *ret_start)
 {
-	GElf_Off offset;
-	GElf_Sym symbol;
-	const char *name;
+	bool is_func;
 
-	name = dwfl_module_addrinfo(mod, addr, &offset, &symbol, NULL, NULL,
-				    NULL);
-	if (!name || name[0] == '\0')
-		return NULL;
-	if (symbol.st_size ? offset >= symbol.st_size : offset != 0)
-		return NULL;
-	*ret_start = addr - offset;
-	return name;
+	return symtab_lookup(addrspace_symtab_at(as, addr), addr, ret_start,
+			     &is_func);
 }
 
 static const char *base_name(const char *path)
@@ -572,7 +562,7 @@ static int resolve(struct symbolizer *sym, struct sym_location *loc,
 		r = add_dwarf_frames(sym, list, mod, addr, &dwarf_start);
 		if (r < 0)
 			return r;
-		name = symtab_name(mod, addr, &sym_start);
+		name = symtab_name(sym->as, addr, &sym_start);
 	}
 	/* The symbol table says where the machine code starts even for
 	 * split (hot/cold) functions, where DWARF's entry may lie after. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "symbolize/symtab.h"
 #include "symbolize/unwind-backend.h"
 
 struct unwinder {
@@ -142,15 +143,15 @@ static bool has_cfi(Dwfl_Module *mod, uint64_t pc)
 static bool at_entry_without_cfi(struct addrspace *as, uint64_t pc)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(addrspace_dwfl(as), pc);
-	GElf_Off offset;
-	GElf_Sym sym;
+	uint64_t start;
+	bool is_func;
 
 	/* The symbol first: a binary search, where a CFI lookup builds a
 	 * whole frame, and nearly every pc fails the symbol test. */
 	return mod &&
-	       dwfl_module_addrinfo(mod, pc, &offset, &sym, NULL, NULL, NULL) &&
-	       offset == 0 && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
-	       !has_cfi(mod, pc);
+	       symtab_lookup(addrspace_symtab_at(as, pc), pc, &start,
+			     &is_func) &&
+	       start == pc && is_func && !has_cfi(mod, pc);
 }
 
 /*
