@@ -37,7 +37,10 @@
  * the one-pass snapshot and detach is slower with one (135 vs 75 ms).
  */
 #define DEFAULT_BATCH_SIZE 2
-#define DEFAULT_MAX_STACK  (512 * 1024)
+/* glibc's default thread stack and RLIMIT_STACK: rustc's compile thread
+ * keeps more than 512 KiB between its leaf and its entry.  Only what is
+ * in use, SP to the mapping's end, is copied. */
+#define DEFAULT_MAX_STACK  (8 * 1024 * 1024)
 #define PF_KTHREAD	   0x00200000UL
 #define CAP_SYS_PTRACE_BIT 19
 #define SEIZE_OPTIONS	   (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)

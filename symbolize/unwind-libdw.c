@@ -6,12 +6,18 @@
  * modules' CFI stays cached across samples.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libelf.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "symbolize/unwind-backend.h"
 
 struct libdw_unwinder {
 	struct addrspace *as;
+	/* The ELF file the process state takes its architecture from. */
+	Elf *arch_elf;
+	int arch_fd;
 	/* The sample being unwound, and where its frames go. */
 	const struct raw_sample *sample;
 	struct frame *frames;
@@ -123,18 +129,51 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	return DWARF_CB_OK;
 }
 
+static void libdw_free(struct libdw_unwinder *u)
+{
+	if (u->arch_elf)
+		elf_end(u->arch_elf);
+	if (u->arch_fd >= 0)
+		close(u->arch_fd);
+	free(u);
+}
+
+/*
+ * Given no ELF, libdw would borrow the architecture backend of the first
+ * module it can read, and free it with that module: after an exec or a
+ * dlclose the process state would use freed memory (seen as an assertion
+ * in libdw on rustc).  cprof's own executable, of the one architecture it
+ * unwinds, gives the state a backend of its own.
+ */
+static int open_arch_elf(struct libdw_unwinder *u)
+{
+	elf_version(EV_CURRENT);
+	u->arch_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (u->arch_fd < 0)
+		return -errno;
+	u->arch_elf = elf_begin(u->arch_fd, ELF_C_READ_MMAP, NULL);
+	return u->arch_elf ? 0 : -ENOEXEC;
+}
+
 static int libdw_init(struct addrspace *as, void **ret_state)
 {
 	struct libdw_unwinder *u = calloc(1, sizeof(*u));
+	int r;
 
 	if (!u)
 		return -ENOMEM;
 	u->as = as;
+	u->arch_fd = -1;
+	r = open_arch_elf(u);
+	if (r < 0) {
+		libdw_free(u);
+		return r;
+	}
 	/* A Dwfl holds one process state for its life: a second libdw
 	 * unwinder on the same address space cannot have one. */
-	if (!dwfl_attach_state(addrspace_dwfl(as), NULL, addrspace_pid(as),
-			       &thread_callbacks, u)) {
-		free(u);
+	if (!dwfl_attach_state(addrspace_dwfl(as), u->arch_elf,
+			       addrspace_pid(as), &thread_callbacks, u)) {
+		libdw_free(u);
 		return -EBUSY;
 	}
 	*ret_state = u;
@@ -142,10 +181,11 @@ static int libdw_init(struct addrspace *as, void **ret_state)
 }
 
 /* The Dwfl keeps its process state until dwfl_end, but calls back into it
- * only from dwfl_getthread_frames, which only libdw_unwind calls. */
+ * only from dwfl_getthread_frames, which only libdw_unwind calls; its
+ * backend was opened from arch_elf and no longer reads it. */
 static void libdw_fini(void *state)
 {
-	free(state);
+	libdw_free(state);
 }
 
 static int libdw_unwind(void *state, const struct raw_sample *sample,
@@ -164,6 +204,11 @@ static int libdw_unwind(void *state, const struct raw_sample *sample,
 				  frame_cb, u);
 	u->sample = NULL;
 	*ret_n = u->n;
+	/* libdw leaves a register it could not read unset, and a caller
+	 * without a return address is the outermost frame to it: a walk
+	 * that ends on a failed read (past the stack copy) is cut. */
+	if (r == 0 && u->read_failed)
+		return -EFAULT;
 	if (r == 0 || (r == DWARF_CB_ABORT && u->stop == 0))
 		return 0;
 	if (u->stop < 0)

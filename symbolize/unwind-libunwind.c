@@ -321,7 +321,11 @@ static int walk(struct unwind_ctx *ctx, unw_cursor_t *cursor,
 		ctx->read_failed = false;
 		r = unw_step(cursor);
 		if (r <= 0) {
-			r = r == 0 ? 0 : step_error(ctx, r);
+			/* The end, unless a read failed on the way to it. */
+			if (r == 0)
+				r = ctx->read_failed ? -EFAULT : 0;
+			else
+				r = step_error(ctx, r);
 			break;
 		}
 	}
