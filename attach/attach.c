@@ -975,6 +975,15 @@ static int open_process(pid_t pid, int *ret_fd, pid_t *ret_tgid)
 	return 0;
 }
 
+int target_resolve(pid_t pid, pid_t *ret_pid)
+{
+	int fd, r = open_process(pid, &fd, ret_pid);
+
+	if (r == 0)
+		close(fd);
+	return r;
+}
+
 static int parse_tid(const char *name, pid_t *ret)
 {
 	long v = 0;
@@ -1219,6 +1228,62 @@ static void launch_abort(struct target *t)
 		set_phase(t, t->threads[i], PHASE_GONE);
 	t->seized_any = false;
 	target_detach(t);
+}
+
+int launch_spawn(char *const argv[], pid_t *ret_pid, int *ret_go_fd,
+		 int *ret_err_fd)
+{
+	int go[2], err[2];
+	pid_t pid;
+
+	if (!argv || !argv[0])
+		return -EINVAL;
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		int r = -errno;
+
+		close(go[0]);
+		close(go[1]);
+		return r;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		close(err[0]);
+		launch_child(argv, go[0], err[1]);
+	}
+	close(go[0]);
+	close(err[1]);
+	if (pid < 0) {
+		int r = -errno;
+
+		close(go[1]);
+		close(err[0]);
+		return r;
+	}
+	*ret_pid = pid;
+	*ret_go_fd = go[1];
+	*ret_err_fd = err[0];
+	return 0;
+}
+
+int launch_release(int go_fd, int err_fd)
+{
+	int err = 0, r = 0;
+	ssize_t n;
+
+	if (write(go_fd, "g", 1) != 1)
+		r = -errno;
+	close(go_fd);
+	/* EOF: the exec closed the pipe (O_CLOEXEC). */
+	do
+		n = read(err_fd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(err_fd);
+	if (r == 0 && n == sizeof(err) && err > 0)
+		r = -err;
+	return r;
 }
 
 int target_launch(char *const argv[], const struct target_options *opts,

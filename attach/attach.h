@@ -124,6 +124,24 @@ int target_launch(char *const argv[], const struct target_options *opts,
 		  struct target **ret_target);
 
 /*
+ * The process pid names, as target_attach() would take it, with nothing
+ * attached: a thread id names its process; same errors.  For samplers
+ * that need no ptrace session.
+ */
+int target_resolve(pid_t pid, pid_t *ret_pid);
+
+/*
+ * A command started without a tracer, for samplers that need none: the
+ * child waits in launch_spawn() until launch_release() lets it go, so the
+ * caller can set up (perf events enabled on exec) first; it starts as
+ * target_launch()'s does.  launch_release() returns once the exec is
+ * done, or the exec's error (the child then exits 127: reap it).
+ */
+int launch_spawn(char *const argv[], pid_t *ret_pid, int *ret_go_fd,
+		 int *ret_err_fd);
+int launch_release(int go_fd, int err_fd);
+
+/*
  * target_snapshot() for a session that ends by its tracer thread exiting
  * (see target_abandon): each stopped thread is detached straight from the
  * stop that captured it, and a thread read without a stop stays seized, so

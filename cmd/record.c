@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "attach/attach.h"
+#include "attach/perf.h"
 #include "cmd/commands.h"
 #include "cmd/pipeline.h"
 #include "cmd/record.h"
@@ -63,7 +64,9 @@ enum {
 	OPT_MODE = 256,
 	OPT_FORMAT,
 	OPT_UNWINDER,
-	OPT_STATS
+	OPT_STATS,
+	OPT_SAMPLER,
+	OPT_STACK_SIZE
 };
 
 static const struct option record_longopts[] = {
@@ -75,12 +78,17 @@ static const struct option record_longopts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"unwinder", required_argument, NULL, OPT_UNWINDER},
 	{"stats", no_argument, NULL, OPT_STATS},
+	{"sampler", required_argument, NULL, OPT_SAMPLER},
+	{"stack-size", required_argument, NULL, OPT_STACK_SIZE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
 static const char *const mode_names[] = {
 	[MODE_CPU] = "cpu", [MODE_WALL] = "wall"};
+static const char *const sampler_names[] = {[SAMPLER_AUTO] = "auto",
+					    [SAMPLER_PERF] = "perf",
+					    [SAMPLER_PTRACE] = "ptrace"};
 static const char *const format_names[] = {[FORMAT_PPROF] = "pprof",
 					   [FORMAT_FOLDED] = "folded",
 					   [FORMAT_TOP] = "top"};
@@ -169,6 +177,26 @@ static int parse_option(int opt, void *ctx)
 	case OPT_STATS:
 		opts->stats = true;
 		return 0;
+	case OPT_SAMPLER:
+		index = parse_name(optarg, sampler_names, 3);
+		if (index < 0) {
+			cprof_error("invalid --sampler '%s': use auto, perf or "
+				    "ptrace",
+				    optarg);
+			return -EINVAL;
+		}
+		opts->sampler = index;
+		return 0;
+	case OPT_STACK_SIZE:
+		if (parse_ulong(optarg, 8, PERF_STACK_MAX, &value) < 0 ||
+		    value % 8) {
+			cprof_error("invalid --stack-size '%s': use a multiple "
+				    "of 8 from 8 to %d bytes",
+				    optarg, PERF_STACK_MAX);
+			return -EINVAL;
+		}
+		opts->stack_bytes = value;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -193,6 +221,11 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	}
 	if (!opts->pid && !opts->command) {
 		cprof_error("nothing to record: use -p PID or -- COMMAND");
+		return -EINVAL;
+	}
+	if (opts->sampler == SAMPLER_PERF && opts->mode != MODE_CPU) {
+		cprof_error("--sampler=perf takes CPU profiles only; wall "
+			    "mode samples every thread with ptrace");
 		return -EINVAL;
 	}
 	if (!opts->duration_ns && !opts->command)
@@ -293,7 +326,8 @@ static int command_status(const struct recorder *rec)
 {
 	int status = rec->exit_status;
 
-	if (!rec->target_exited && waitpid(rec->pid, &status, 0) < 0)
+	if (!rec->target_exited && !rec->reaped &&
+	    waitpid(rec->pid, &status, 0) < 0)
 		return EXIT_FAIL;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
@@ -307,7 +341,8 @@ struct tracer_run {
 	const struct record_options *opts;
 	struct recorder *rec;
 	int sigfd;
-	int result; /* 0, or a negative errno already reported */
+	int result;   /* 0, or a negative errno already reported */
+	char why[96]; /* why the sampler that ran was chosen */
 };
 
 /*
@@ -359,6 +394,75 @@ static int run_tracer(struct tracer_run *run)
 	return run->result;
 }
 
+/*
+ * CPU mode on the perf sampler.  Returns 1 when it cannot run and auto
+ * may fall back to ptrace: nothing of the target was touched then.
+ */
+static int run_perf(struct tracer_run *run)
+{
+	const struct record_options *opts = run->opts;
+	struct recorder *rec = run->rec;
+	int r = recorder_start_perf(rec, opts);
+
+	if (r < 0 && !rec->perf && !rec->launch_failed &&
+	    !rec->target_refused && r != -ESRCH &&
+	    opts->sampler == SAMPLER_AUTO) {
+		/* Said by --stats only: ptrace may well do the job. */
+		recorder_stop_perf(rec);
+		snprintf(run->why, sizeof(run->why),
+			 "perf_event_open refused: %s", strerror(-r));
+		rec->sampler_why = run->why;
+		return 1;
+	}
+	rec->sampler_name = "perf";
+	rec->sampler_why = opts->sampler == SAMPLER_PERF
+				   ? "asked for"
+				   : "the kernel allows it";
+	if (r < 0 && (rec->launch_failed || rec->target_refused))
+		report_attach_error(opts, r);
+	else if (r == -EMFILE)
+		cprof_error("pid %d: too many threads for an event each "
+			    "within the open file limit: raise 'ulimit -n' or "
+			    "use --sampler=ptrace",
+			    rec->pid);
+	else if (r < 0 && !rec->perf && r != -ESRCH && r != -ENOMEM)
+		cprof_error("perf_event_open refused (%s): lower "
+			    "kernel.perf_event_paranoid, grant CAP_PERFMON, "
+			    "or use --sampler=ptrace",
+			    strerror(-r));
+	else if (r < 0 && !opts->command && r == -ESRCH)
+		report_target_error(opts->pid, r);
+	else if (r < 0)
+		cprof_error_errno(r, "pid %d: cannot record", rec->pid);
+	if (r >= 0) {
+		r = recorder_run_perf(rec, run->sigfd);
+		if (r < 0)
+			cprof_error_errno(r, "pid %d: recording failed",
+					  rec->pid);
+	}
+	recorder_stop_perf(rec);
+	return r;
+}
+
+static int run_sampler(struct tracer_run *run)
+{
+	const struct record_options *opts = run->opts;
+	int r;
+
+	if (opts->mode == MODE_CPU && opts->sampler != SAMPLER_PTRACE) {
+		r = run_perf(run);
+		if (r <= 0)
+			return r;
+	} else {
+		run->rec->sampler_why = opts->sampler == SAMPLER_PTRACE
+						? "asked for"
+					: opts->mode == MODE_WALL ? "wall mode"
+								  : "";
+	}
+	run->rec->sampler_name = "ptrace";
+	return run_tracer(run);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_options opts;
@@ -381,7 +485,7 @@ int cmd_record(int argc, char **argv)
 		cprof_error_errno(run.sigfd, "cannot watch signals");
 		goto cleanup;
 	}
-	if (run_tracer(&run) < 0)
+	if (run_sampler(&run) < 0)
 		goto cleanup;
 	if (opts.stats)
 		recorder_print_stats(&rec);

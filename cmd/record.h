@@ -21,6 +21,11 @@ enum record_mode {
 	MODE_CPU,
 	MODE_WALL
 };
+enum record_sampler {
+	SAMPLER_AUTO,  /* perf where the kernel allows it, else ptrace */
+	SAMPLER_PERF,  /* perf_event: no stop, no tracer (cpu mode) */
+	SAMPLER_PTRACE /* a stop per sample */
+};
 enum record_format {
 	FORMAT_PPROF,
 	FORMAT_FOLDED,
@@ -36,6 +41,8 @@ struct record_options {
 	enum record_mode mode;
 	enum record_format format;
 	enum unwinder_kind unwinder;
+	enum record_sampler sampler;
+	size_t stack_bytes; /* perf: user stack copied per sample; 0 default */
 	bool stats;
 };
 
@@ -54,13 +61,26 @@ struct record_stats {
 	uint64_t ticks, missed_ticks, samples, stopped, reused, displaced;
 	uint64_t stopped_ticks; /* ticks that found the target group-stopped */
 	uint64_t value_ns;	/* the samples' cpu or wall time, summed */
+	uint64_t lost;		/* perf: samples the kernel dropped */
+	uint64_t truncated;	/* perf: walks that ran out of the copy */
 	uint64_t pause_max_ns;
 	uint64_t pause_buckets[PAUSE_BUCKETS];
 };
 
+struct perf_sampler;
+
 struct recorder {
 	const struct record_options *opts;
-	struct target *target;
+	struct target *target;	   /* the ptrace sampler's session */
+	struct perf_sampler *perf; /* or the perf sampler's events */
+	/* Which sampler ran, and why it was chosen: for --stats. */
+	const char *sampler_name, *sampler_why;
+	int pidfd;	     /* perf: readable once the target exits */
+	bool launched;	     /* perf: the command is cprof's child */
+	bool launch_failed;  /* perf: its exec failed (reaped) */
+	bool target_refused; /* perf: no process to profile at -p PID */
+	bool reaped;	     /* perf: exit_status holds its wait status */
+	bool kernel_sampled; /* perf: ticks in the kernel were seen */
 	pid_t pid;
 	struct pipeline pipeline;
 	struct profile *profile;
@@ -84,6 +104,18 @@ int recorder_run(struct recorder *rec, int sigfd);
  * tracer thread, before it ends. */
 void recorder_finish(struct recorder *rec);
 void recorder_print_stats(const struct recorder *rec);
+void recorder_show_progress(const struct recorder *rec, bool tty,
+			    int64_t now_ns, int64_t *shown_ns);
+
+/* The perf sampler (cmd/recorder-perf.c): opens the events on the
+ * target, or launches the command with events enabled by its exec.
+ * Errors as perf_open(); after a failure nothing of the target was
+ * touched, unless launch_failed (the command could not be run). */
+int recorder_start_perf(struct recorder *rec,
+			const struct record_options *opts);
+int recorder_run_perf(struct recorder *rec, int sigfd);
+/* Closes the events, keeping their figures for --stats. */
+void recorder_stop_perf(struct recorder *rec);
 /* Why the profile holds no sample, for one line on stderr; NULL when it
  * holds some. */
 const char *recorder_empty_reason(const struct recorder *rec);

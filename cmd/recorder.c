@@ -296,8 +296,8 @@ static int wait_until(struct recorder *rec, int sigfd, int64_t deadline_ns)
 	return n == 0 ? 0 : read_signals(rec, sigfd);
 }
 
-static void show_progress(const struct recorder *rec, bool tty, int64_t now_ns,
-			  int64_t *shown_ns)
+void recorder_show_progress(const struct recorder *rec, bool tty,
+			    int64_t now_ns, int64_t *shown_ns)
 {
 	int64_t elapsed = now_ns - rec->start_ns;
 
@@ -362,7 +362,7 @@ int recorder_run(struct recorder *rec, int sigfd)
 		r = read_signals(rec, sigfd);
 		if (r > 0)
 			break;
-		show_progress(rec, tty, monotonic_ns(), &shown_ns);
+		recorder_show_progress(rec, tty, monotonic_ns(), &shown_ns);
 		r = wait_until(rec, sigfd, next_ns < end_ns ? next_ns : end_ns);
 		if (r > 0)
 			break;
@@ -409,6 +409,20 @@ void recorder_print_stats(const struct recorder *rec)
 {
 	const struct record_stats *st = &rec->stats;
 
+	if (rec->sampler_name)
+		fprintf(stderr, "cprof: sampler %s (%s)\n", rec->sampler_name,
+			rec->sampler_why);
+	if (rec->sampler_name && !strcmp(rec->sampler_name, "perf")) {
+		fprintf(stderr,
+			"cprof: samples %llu, lost %llu, ptrace stops 0, "
+			"kernel mode %s, truncated %llu, cut stacks %zu\n",
+			(unsigned long long)st->samples,
+			(unsigned long long)st->lost,
+			rec->kernel_sampled ? "sampled" : "not sampled",
+			(unsigned long long)st->truncated,
+			rec->pipeline.cut_stacks);
+		return;
+	}
 	fprintf(stderr,
 		"cprof: ticks %llu (missed %llu), samples %llu, threads "
 		"stopped per tick %.2f, stacks reused %llu, displaced %llu, "
@@ -425,6 +439,31 @@ void recorder_print_stats(const struct recorder *rec)
 		rec->pipeline.cut_stacks);
 }
 
+/* The perf sampler counts CPU time only: a target that never ran. */
+static const char *perf_empty_reason(const struct recorder *rec)
+{
+	char path[64], buf[512];
+	struct proc_stat stat;
+	ssize_t n = -1;
+	FILE *f;
+
+	if (rec->opts->command)
+		return "the command itself never ran on a CPU; cprof does "
+		       "not follow child processes: record one with -p PID";
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)rec->pid);
+	f = fopen(path, "re");
+	if (f) {
+		n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	if (n > 0 && procfs_parse_stat(buf, (size_t)n, &stat) == 0 &&
+	    (stat.state == 'T' || stat.state == 't'))
+		return "it was stopped (SIGSTOP or a debugger) for the whole "
+		       "recording; --mode=wall shows where its threads are";
+	return "no thread ran on a CPU; --mode=wall shows where its "
+	       "threads wait";
+}
+
 const char *recorder_empty_reason(const struct recorder *rec)
 {
 	const struct record_stats *st = &rec->stats;
@@ -432,17 +471,18 @@ const char *recorder_empty_reason(const struct recorder *rec)
 	/* A CPU profile of samples that all weigh nothing is empty too. */
 	if (st->value_ns > 0)
 		return NULL;
+	if (rec->sampler_name && !strcmp(rec->sampler_name, "perf"))
+		return perf_empty_reason(rec);
 	if (st->ticks == 0)
 		return "it exited before the first sample";
 	if (st->stopped_ticks == st->ticks)
 		return "it was stopped (SIGSTOP or a debugger) for the whole "
 		       "recording; --mode=wall shows where its threads are";
 	if (rec->opts->command)
-		return "the command itself never ran on a CPU at a tick; "
-		       "cprof does not follow child processes: record one "
-		       "with -p PID";
-	return "no thread ran on a CPU at a tick; --mode=wall shows where "
-	       "its threads wait";
+		return "the command itself never ran on a CPU; cprof does "
+		       "not follow child processes: record one with -p PID";
+	return "no thread ran on a CPU; --mode=wall shows where its "
+	       "threads wait";
 }
 
 void recorder_release(struct recorder *rec)

@@ -36,6 +36,8 @@ struct label {
 #define LABEL_THREAD_NAME "thread_name"
 #define LABEL_STATE	  "state"
 #define LABEL_WAIT	  "wait"
+/* "truncated" on a sample whose walk ran out of the copied stack. */
+#define LABEL_STACK "stack"
 
 struct profile;
 

@@ -49,21 +49,48 @@ check_profile duration "$lib_tmp/dur.prof" 10
 kill -KILL "$pid"
 
 # --- a signal to cprof mid-run -----------------------------------------------
-for sig in INT TERM HUP; do
+# cpu_ns PID TID: the CPU time TID has used, in nanoseconds.
+cpu_ns()
+{
+	cut -d' ' -f1 "/proc/$1/task/$2/schedstat" 2>/dev/null
+}
+
+# wait_cpu PID TID NS: wait up to 20 s until TID has used NS more CPU time.
+wait_cpu()
+{
+	local start n
+	start=$(cpu_ns "$1" "$2") || return 1
+	for ((n = 0; n < 400; n++)); do
+		[ $(($(cpu_ns "$1" "$2") - start)) -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+for run in ptrace:INT ptrace:TERM ptrace:HUP perf:INT perf:TERM perf:HUP; do
+	sampler=${run%:*} sig=${run#*:}
 	start_target "sig$sig" "$wakeups"
 	pid=$TARGET_PID
 	busy=$(tid_of "$pid" busy) || framework_error "no busy thread"
-	prof=$lib_tmp/sig$sig.prof
-	start_cprof "$lib_tmp/sig$sig.out" record -p "$pid" -s 30 -o "$prof"
-	wait_traced "$pid" "$CPROF_PID" 20 || {
+	prof=$lib_tmp/sig$sig.$sampler.prof
+	start_cprof "$lib_tmp/sig$sig.out" record --sampler="$sampler" \
+		-p "$pid" -s 30 -o "$prof"
+	wait_sampling "$pid" "$CPROF_PID" 20 || {
 		fail "SIG$sig: cprof did not attach: $(cat "$lib_tmp/sig$sig.out.err")"
 		kill -KILL "$CPROF_PID" "$pid"
 		continue
 	}
-	# The busy thread never blocks: each of its voluntary switches is a
-	# stop by cprof, that is a sample taken.
-	wait_switches "$pid" "$busy" 5 20 ||
-		fail "SIG$sig: cprof did not stop the busy thread 5 times in 20 s"
+	if [ "$sampler" = ptrace ]; then
+		# The busy thread never blocks: each of its voluntary switches
+		# is a stop by cprof, that is a sample taken.
+		wait_switches "$pid" "$busy" 5 20 ||
+			fail "SIG$sig: cprof did not stop the busy thread 5 times in 20 s"
+	else
+		# The perf sampler stops nothing: 50 ms of the busy thread's
+		# CPU time under the events is 5 ticks at 100 Hz.
+		wait_cpu "$pid" "$busy" 50000000 ||
+			fail "SIG$sig: the busy thread did not run"
+	fi
 	kill -"$sig" "$CPROF_PID"
 	if ! wait_exit "$CPROF_PID" 20; then
 		fail "SIG$sig: cprof still running 20 s after the signal"

@@ -38,7 +38,8 @@ state=$(lib_stat_state "/proc/$TARGET_PID")
 kill -CONT "$TARGET_PID"
 
 # The pause percentiles of a busy target stay at or below the maximum.
-run_cprof "$lib_tmp/busy.prof" record -p "$TARGET_PID" -s 1 -F 500 --stats
+run_cprof "$lib_tmp/busy.prof" record --sampler=ptrace -p "$TARGET_PID" -s 1 \
+	-F 500 --stats
 awk '/pause p50/ {
 	for (i = 1; i <= NF; i++) {
 		if ($i == "p50") p50 = $(i + 1) + 0
@@ -55,7 +56,7 @@ run_cprof "$lib_tmp/child.prof" record -o "$lib_tmp/child.pprof" -- \
 	sh -c '"$0" 1 1 >/dev/null; exit 5' "$split"
 rc=$?
 [ $rc = 5 ] || fail "child: cprof exited $rc, not the command's 5"
-grep -qE -x -e "cprof: pid [0-9]+: no samples: the command itself never ran on a CPU at a tick; cprof does not follow child processes: record one with -p PID" \
+grep -qE -x -e "cprof: pid [0-9]+: no samples: the command itself never ran on a CPU; cprof does not follow child processes: record one with -p PID" \
 	"$lib_tmp/child.prof.err" ||
 	fail "child: no reason for the empty profile: $(cat "$lib_tmp/child.prof.err")"
 

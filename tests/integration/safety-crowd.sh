@@ -67,6 +67,9 @@ run()
 run threads threads --debug=0 -p "$pid" &&
 	{ [ "$PPROF_SAMPLES" = "$nthreads" ] ||
 		fail "threads: $PPROF_SAMPLES samples for $nthreads threads"; }
+run "record --sampler=ptrace -s 1" record --sampler=ptrace -p "$pid" -s 1
+# An event per thread and CPU may need more fds than cprof may hold: auto
+# falls back to ptrace then.
 run "record -s 1" record -p "$pid" -s 1
 run "record --mode=wall -s 1" record --mode=wall -p "$pid" -s 1 &&
 	{ [ "$PPROF_SAMPLES" -ge 1 ] || fail "record --mode=wall: no samples"; }

@@ -105,7 +105,7 @@ forget_pid "$pid"
 start_ready storm-exit "$storm"
 pid=$TARGET_PID
 what="target killed, record --mode=cpu"
-start_cprof "$lib_tmp/killed.out" record -F 1000 -p "$pid" -s 60 \
+start_cprof "$lib_tmp/killed.out" record --sampler=ptrace -F 1000 -p "$pid" -s 60 \
 	-o "$lib_tmp/killed.prof"
 wait_traced "$pid" "$CPROF_PID" 20 || fail "$what: cprof did not attach"
 end_target "$pid"
@@ -126,7 +126,7 @@ for mode in cpu wall; do
 	pid=$TARGET_PID
 	busy=$(tid_of "$pid" busy) || framework_error "no busy thread"
 	prof=$lib_tmp/exec-$mode.prof
-	start_cprof "$lib_tmp/exec-$mode.out" record --mode="$mode" -F 1000 \
+	start_cprof "$lib_tmp/exec-$mode.out" record --mode="$mode" --sampler=ptrace -F 1000 \
 		-p "$pid" -s 60 -o "$prof"
 	cprof_pid=$CPROF_PID
 	wait_traced "$pid" "$cprof_pid" 20 || fail "$what: cprof did not attach"
@@ -171,7 +171,7 @@ pid=$TARGET_PID
 for run in cpu wall threads; do
 	case $run in
 	threads) args=(threads --debug=0 -p "$pid") want="0 1" ;;
-	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 2) want=0 ;;
+	*) args=(record --mode="$run" --sampler=ptrace -F 1000 -p "$pid" -s 2) want=0 ;;
 	esac
 	what="thread storm, ${args[*]}"
 	storm_created c0 || die "storm: no report"
@@ -218,7 +218,7 @@ fi
 check_free "$pid" "$TARGET_COUNTER" "$what"
 for mode in cpu wall; do
 	what="main thread gone, record --mode=$mode"
-	if run_ok "$what" 0 record --mode="$mode" -p "$pid" -s 1 \
+	if run_ok "$what" 0 record --mode="$mode" --sampler=ptrace -p "$pid" -s 1 \
 		-o "$lib_tmp/lonely-$mode.prof" &&
 		readable "$what" "$lib_tmp/lonely-$mode.prof"; then
 		# Wall mode samples the sleeper whatever the machine's load.
@@ -248,7 +248,7 @@ for run in cpu wall threads; do
 	# A thread caught in the library that dlclose unmaps before the
 	# maps are read has a stack cut at its first frame: exit 1, partial.
 	threads) args=(threads --debug=0 -p "$pid") want="0 1" ;;
-	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 2) want=0 ;;
+	*) args=(record --mode="$run" --sampler=ptrace -F 1000 -p "$pid" -s 2) want=0 ;;
 	esac
 	what="dlopen churn, ${args[*]}"
 	dl_cycles c0 || die "dlchurn: no report"

@@ -77,7 +77,7 @@ for mode in cpu wall; do
 	for sig in INT TERM HUP; do
 		what="SIG$sig to record --mode=$mode"
 		prof=$lib_tmp/sig-$mode-$sig.prof
-		start_cprof "$lib_tmp/sig-$mode-$sig.out" record --mode="$mode" \
+		start_cprof "$lib_tmp/sig-$mode-$sig.out" record --mode="$mode" --sampler=ptrace \
 			-F 1000 -p "$pid" -s 60 -o "$prof"
 		cprof_pid=$CPROF_PID
 		if ! wait_traced "$pid" "$cprof_pid" 20; then

@@ -47,7 +47,7 @@ for mode in cpu wall; do
 	what="record --mode=$mode"
 	prof=$lib_tmp/$mode.prof
 	reaped0=$SIG_REAPED timer0=$SIG_TIMER
-	start_cprof "$lib_tmp/$mode.out" record --mode="$mode" -F 1000 \
+	start_cprof "$lib_tmp/$mode.out" record --mode="$mode" --sampler=ptrace -F 1000 \
 		-p "$pid" -s 120 -o "$prof"
 	cprof_pid=$CPROF_PID
 	wait_traced "$pid" "$cprof_pid" 20 ||
@@ -133,7 +133,7 @@ c0=$(counter_value "$counter")
 for run in threads cpu wall; do
 	case $run in
 	threads) args=(threads -p "$pid") ;;
-	*) args=(record --mode="$run" -F 1000 -p "$pid" -s 1) ;;
+	*) args=(record --mode="$run" --sampler=ptrace -F 1000 -p "$pid" -s 1) ;;
 	esac
 	what="stopped target, ${args[*]}"
 	prof=$lib_tmp/stopped-$run.prof
@@ -160,7 +160,7 @@ check_free "$pid" "$counter" "SIGCONT after the runs"
 for mode in cpu wall; do
 	what="SIGSTOP during record --mode=$mode"
 	prof=$lib_tmp/during-$mode.prof
-	start_cprof "$lib_tmp/during-$mode.out" record --mode="$mode" -F 1000 \
+	start_cprof "$lib_tmp/during-$mode.out" record --mode="$mode" --sampler=ptrace -F 1000 \
 		-p "$pid" -s 120 -o "$prof"
 	cprof_pid=$CPROF_PID
 	wait_traced "$pid" "$cprof_pid" 20 ||

@@ -489,12 +489,32 @@ wait_exit()
 wait_traced()
 {
 	local n tracer
-	for ((n = 0; n < $3 * 20; n++)); do
+	for ((n = 0; n < $3 * 20 || n == 0; n++)); do
 		tracer=$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
 		# cprof record traces from a thread of its own: TracerPid
 		# names that thread, one of cprof's tasks.
 		[ -n "$tracer" ] && [ "$tracer" != 0 ] &&
 			[ -d "/proc/$2/task/$tracer" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		[ "$3" = 0 ] && return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_sampling PID CPROF TIMEOUT: wait until CPROF samples PID: traces it
+# (the ptrace sampler) or holds perf events (the perf sampler of CPU mode,
+# which neither traces nor stops).
+wait_sampling()
+{
+	local n fd
+	for ((n = 0; n < $3 * 20; n++)); do
+		wait_traced "$1" "$2" 0 && return 0
+		for fd in /proc/"$2"/fd/*; do
+			case $(readlink "$fd" 2>/dev/null) in
+			*perf_event*) return 0 ;;
+			esac
+		done
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.05
 	done
@@ -716,7 +736,7 @@ kill_round()
 	local mode=$1 delay=$2 pid=$3 counter=$4 out=$lib_tmp/kill n k v
 	local args
 	case $mode in
-	cpu) args=(record -p "$pid" -F 1000 -s 60 -o "$out.prof") ;;
+	cpu) args=(record --sampler=ptrace -p "$pid" -F 1000 -s 60 -o "$out.prof") ;;
 	wall) args=(record --mode=wall -p "$pid" -F 1000 -s 60 -o "$out.prof") ;;
 	threads) args=(threads -p "$pid" -o "$out.prof") ;;
 	*) framework_error "kill_round: mode '$mode'" ;;
