@@ -7,8 +7,9 @@
  *   "spawner"  SPAWNERS of them (default 2), each creating a thread that
  *              does a little work and returns, and joining it, for ever
  *   "busy"     spins, counting in $CPROF_TARGET_COUNTER
- * Prints "ready PID" once every spawner has created a thread; each SIGUSR1
- * then prints
+ * Prints "ready PID" once every spawner has created a thread; each SIGUSR2
+ * starts a thread "late" that spins in storm_late for 200 ms of its CPU
+ * time, then prints "late done" and ends; each SIGUSR1 prints
  *   report SEQ created N
  * N: threads created so far.
  */
@@ -88,6 +89,29 @@ static void *busy_thread(void *arg)
 	return arg;
 }
 
+SPACER(storm_spacer4)
+
+/* Spins for 200 ms of its own CPU time, then ends. */
+NOIPA void storm_late(void);
+NOIPA void storm_late(void)
+{
+	struct timespec ts;
+
+	do {
+		target_count_work();
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	} while (ts.tv_sec == 0 && ts.tv_nsec < 200000000);
+}
+
+static void *late_thread(void *arg)
+{
+	pthread_setname_np(pthread_self(), "late");
+	storm_late();
+	printf("late done\n");
+	fflush(stdout);
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	const struct timespec tick = {0, 1000000};
@@ -108,6 +132,7 @@ int main(int argc, char **argv)
 	target_counter_init();
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (pthread_create(&t, NULL, busy_thread, NULL) != 0)
 		return 99;
@@ -122,7 +147,14 @@ int main(int argc, char **argv)
 	target_ready();
 
 	for (;;) {
-		if (sigwaitinfo(&set, NULL) != SIGUSR1)
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig == SIGUSR2) {
+			pthread_create(&t, NULL, late_thread, NULL);
+			pthread_detach(t);
+			continue;
+		}
+		if (sig != SIGUSR1)
 			continue;
 		printf("report %u created %llu\n", ++seq,
 		       (unsigned long long)__atomic_load_n(&created,

@@ -1,0 +1,179 @@
+#!/bin/bash
+# The two CPU samplers, and the choice between them:
+# - perf (the kernel copies registers and stack at the tick): no thread
+#   traced or stopped (--stats says 0 ptrace stops, TracerPid stays 0),
+#   cpu-split's known split within 3 points, threads born during the run
+#   and the image after an exec sampled and named right;
+# - a target under strace: perf profiles it, ptrace fails naming strace;
+# - perf_event_open denied (seccomp, as Docker's default profile does):
+#   auto falls back to ptrace, says so under --stats, and writes a good
+#   profile; --sampler=perf exits 2 with one line saying what to do;
+# - a stack deeper than the copy is counted truncated and labelled so.
+#
+# usage: record-samplers.sh CPROF CPU-SPLIT STORM EXECER NO-PERF
+CPROF=$1 split=$2 storm=$3 execer=$4 noperf=$5
+. "$(dirname "$0")/../lib/lib.sh"
+
+require_file "$CPROF" cprof
+require_file "$split" "target cpu-split"
+require_file "$noperf" "helper no-perf"
+require_go
+"$CPROF" record --sampler=perf -s 0.1 -o "$lib_tmp/probe.prof" -- true \
+	2>"$lib_tmp/probe.err" ||
+	skip "perf_event_open is not allowed here"
+
+# share PROF FN: FN's flat percentage in go tool pprof -top of PROF.
+share()
+{
+	go_pprof -top "$1" >"$1.top" 2>&1
+	top_flat "$1.top" "$2"
+}
+
+# near WHAT GOT WANT: GOT within 3 points of WANT.
+near()
+{
+	awk -v g="$2" -v w="$3" 'BEGIN { d = g - w; exit !(d <= 3 && d >= -3) }' ||
+		fail "$1: $2%, expected $3% +-3"
+}
+
+# run_noperf OUT ARGS...: cprof ARGS with perf_event_open denied.
+run_noperf()
+{
+	local out=$1
+	shift
+	timeout -k 5 60 "$noperf" "$CPROF" "$@" >"$out" 2>"$out.err"
+}
+
+# --- perf: no stop, a true split ---------------------------------------------
+lib_spinning="split-1 split-2"
+start_target split "$split" 2
+pid=$TARGET_PID
+start_cprof "$lib_tmp/perf.out" record --sampler=perf -F 1000 -p "$pid" \
+	-s 2 --stats -o "$lib_tmp/perf.prof"
+wait_sampling "$pid" "$CPROF_PID" 20 || fail "perf: cprof did not start"
+traced=0
+while kill -0 "$CPROF_PID" 2>/dev/null; do
+	for t in /proc/"$pid"/task/*/status; do
+		grep -q '^TracerPid:[[:space:]]*0$' "$t" 2>/dev/null ||
+			traced=$((traced + 1))
+	done
+	sleep 0.1 # sampling the tracer field while cprof runs, bounded by -s 2
+done
+wait "$CPROF_PID"
+rc=$?
+forget_pid "$CPROF_PID"
+[ $rc = 0 ] || fail "perf: cprof exited $rc: $(cat "$lib_tmp/perf.out.err")"
+[ $traced = 0 ] || fail "perf: a thread was traced $traced times"
+grep -qx "cprof: sampler perf (asked for)" "$lib_tmp/perf.out.err" &&
+	grep -q "ptrace stops 0, " "$lib_tmp/perf.out.err" ||
+	fail "perf: --stats: $(cat "$lib_tmp/perf.out.err")"
+# The truth, from the target itself.
+kill -USR1 "$pid"
+truth=$(target_report split "$pid" 1) || framework_error "no report"
+total=$(report_field "$truth" total)
+for fn in work_a work_b work_c; do
+	want=$(awk -v n="$(report_field "$truth" $fn)" -v t="$total" 'BEGIN { printf "%.1f", 100 * n / t }')
+	near "perf $fn" "$(share "$lib_tmp/perf.prof" $fn)" "$want"
+done
+
+# --- a target under strace ---------------------------------------------------
+strace -f -p "$pid" -o /dev/null 2>"$lib_tmp/strace.err" &
+strace_pid=$!
+lib_pids+=("$strace_pid")
+wait_traced "$pid" "$strace_pid" 20 || framework_error "strace did not attach"
+run_cprof "$lib_tmp/st-perf.prof" record --sampler=perf -p "$pid" -s 0.5 \
+	-o "$lib_tmp/st.prof" || fail "under strace: --sampler=perf exited $?"
+[ "$(share "$lib_tmp/st.prof" work_a)" != "" ] ||
+	fail "under strace: no work_a in the profile"
+run_cprof "$lib_tmp/st-ptrace.out" record --sampler=ptrace -p "$pid" -s 0.5 \
+	-o "$lib_tmp/st2.prof"
+rc=$?
+[ $rc = 2 ] && grep -q "strace" "$lib_tmp/st-ptrace.out.err" ||
+	fail "under strace: --sampler=ptrace exited $rc:" \
+		"$(cat "$lib_tmp/st-ptrace.out.err")"
+kill "$strace_pid"
+wait "$strace_pid" 2>/dev/null
+
+# --- perf_event_open denied ----------------------------------------------------
+run_noperf "$lib_tmp/deny.out" record -p "$pid" -s 0.5 \
+	--stats -o "$lib_tmp/deny.prof"
+rc=$?
+[ $rc = 0 ] || fail "denied, auto: cprof exited $rc: $(cat "$lib_tmp/deny.out.err")"
+grep -qx "cprof: sampler ptrace (perf_event_open refused: Permission denied)" \
+	"$lib_tmp/deny.out.err" ||
+	fail "denied, auto: --stats does not say ptrace and why: $(cat "$lib_tmp/deny.out.err")"
+[ "$(share "$lib_tmp/deny.prof" work_a)" != "" ] ||
+	fail "denied, auto: no work_a in the profile"
+run_noperf "$lib_tmp/deny2.out" record --sampler=perf \
+	-p "$pid" -s 0.5 -o "$lib_tmp/deny2.prof"
+rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$lib_tmp/deny2.out.err")" = 1 ] &&
+	grep -qx "cprof: perf_event_open refused (Permission denied): lower kernel.perf_event_paranoid, grant CAP_PERFMON, or use --sampler=ptrace" \
+		"$lib_tmp/deny2.out.err" ||
+	fail "denied, perf: exit $rc: $(cat "$lib_tmp/deny2.out.err")"
+[ -e "$lib_tmp/deny2.prof" ] && fail "denied, perf: a profile was written"
+
+# --- truncated stacks ----------------------------------------------------------
+run_cprof "$lib_tmp/trunc.out" record --sampler=perf --stack-size=64 \
+	-p "$pid" -s 0.5 --stats -o "$lib_tmp/trunc.prof"
+n=$(sed -n 's/.*, truncated \([0-9]*\),.*/\1/p' "$lib_tmp/trunc.out.err")
+[ "${n:-0}" -gt 0 ] || fail "truncated: --stats: $(cat "$lib_tmp/trunc.out.err")"
+go_pprof -tags "$lib_tmp/trunc.prof" >"$lib_tmp/trunc.tags" 2>&1
+grep -q "truncated" "$lib_tmp/trunc.tags" ||
+	fail "truncated: no stack=truncated label: $(head -20 "$lib_tmp/trunc.tags")"
+check_runs_on "$pid" "$TARGET_COUNTER"
+
+# --- threads born and ended, exec ---------------------------------------------
+if [ -x "$storm" ]; then
+	lib_spinning=busy
+	start_target storm "$storm"
+	start_cprof "$lib_tmp/storm.rec" record --sampler=perf -F 1000 \
+		-p "$TARGET_PID" -s 60 -o "$lib_tmp/storm.prof"
+	wait_sampling "$TARGET_PID" "$CPROF_PID" 20 ||
+		fail "storm: cprof did not start"
+	kill -USR2 "$TARGET_PID"
+	for ((n = 0; n < 400; n++)); do
+		grep -q "^late done$" "$lib_tmp/storm.out" && break
+		sleep 0.05
+	done
+	grep -q "^late done$" "$lib_tmp/storm.out" ||
+		fail "storm: the late thread did not end"
+	kill -INT "$CPROF_PID"
+	wait_exit "$CPROF_PID" 20 || fail "storm: cprof still running"
+	forget_pid "$CPROF_PID"
+	# A thread born during the record, ended before its end: sampled,
+	# under its own name, in its own function.
+	go_pprof -tagfocus=thread_name=late -top "$lib_tmp/storm.prof" \
+		>"$lib_tmp/storm.top" 2>&1
+	awk '$NF == "storm_late" && $4 ~ /ms$/ { ms = $4 + 0 }
+		END { exit !(ms >= 100) }' "$lib_tmp/storm.top" ||
+		fail "storm: the late thread is not in storm_late: $(head -15 "$lib_tmp/storm.top")"
+fi
+if [ -x "$execer" ]; then
+	lib_spinning=busy
+	start_target execer "$execer"
+	pid=$TARGET_PID
+	start_cprof "$lib_tmp/exec.out" record --sampler=perf -F 1000 \
+		-p "$pid" -s 60 -o "$lib_tmp/exec.prof"
+	wait_sampling "$pid" "$CPROF_PID" 20 || fail "exec: cprof did not start"
+	kill -USR1 "$pid"
+	for ((n = 0; n < 400; n++)); do
+		grep -q "^execed $pid\$" "$lib_tmp/execer.out" && break
+		sleep 0.05
+	done
+	grep -q "^execed $pid\$" "$lib_tmp/execer.out" ||
+		fail "exec: the target did not exec"
+	start=$(cut -d' ' -f1 "/proc/$pid/schedstat")
+	for ((n = 0; n < 400; n++)); do
+		[ $(($(cut -d' ' -f1 "/proc/$pid/schedstat") - start)) -ge 100000000 ] && break
+		sleep 0.05
+	done
+	kill -INT "$CPROF_PID"
+	wait_exit "$CPROF_PID" 20 || fail "exec: cprof still running"
+	forget_pid "$CPROF_PID"
+	go_pprof -top "$lib_tmp/exec.prof" >"$lib_tmp/exec.top" 2>&1
+	grep -q " after_spin$" "$lib_tmp/exec.top" ||
+		fail "exec: after_spin not in the profile: $(head -20 "$lib_tmp/exec.top")"
+fi
+
+finish
