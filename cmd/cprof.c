@@ -20,6 +20,9 @@ static const struct command commands[] = {
 	{"threads", cmd_threads, "every thread's state and stack, once"},
 };
 
+/* Not in the table: "help" runs no command of its own. */
+static const char help_summary[] = "this list, or a command's help";
+
 static void usage(FILE *out)
 {
 	fputs("usage: cprof [--version] [--help] COMMAND [ARGS]\n\n"
@@ -28,7 +31,17 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "   %-10s %s\n", commands[i].name,
 			commands[i].summary);
-	fputs("\n'cprof COMMAND --help' and 'man cprof-COMMAND' tell more.\n",
+	fprintf(out, "   %-10s %s\n", "help", help_summary);
+	fputs("\n"
+	      "Exit status:\n"
+	      "  0   --help or --version shown\n"
+	      "  64  no command, or one cprof does not know\n"
+	      "Otherwise the command's own: see 'cprof COMMAND --help'.\n"
+	      "\n"
+	      "'cprof COMMAND --help' and 'man cprof-COMMAND' tell more; the\n"
+	      "manuals are installed by 'meson install --tags man', which\n"
+	      "tests/demo.sh runs as root, or read in the source tree with\n"
+	      "'man -l man/cprof-COMMAND.1'.\n",
 	      out);
 }
 

@@ -46,7 +46,8 @@ static const char record_help[] =
 	"  -s, --seconds N        how long to record (default 30; with a\n"
 	"                         COMMAND, until it exits); Ctrl-C ends early\n"
 	"                         and still writes the profile\n"
-	"  -F, --frequency HZ     samples per second per thread (default 100)\n"
+	"  -F, --frequency HZ     ticks per second (default 100); each tick\n"
+	"                         samples the threads the mode needs\n"
 	"      --mode=MODE        cpu (default): running threads, weighed by\n"
 	"                         the CPU time they used; wall: every thread,\n"
 	"                         labelled with its state and wait\n"
@@ -54,11 +55,16 @@ static const char record_help[] =
 	"                         terminal goes to cpu.prof or wall.prof)\n"
 	"      --format=FORMAT    pprof (default), folded or top\n"
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
-	"      --stats            sampling figures on stderr\n"
-	"  -h, --help             show this help\n"
+	"      --stats            sampling figures on standard error\n"
+	"  -h, --help             show the help text and exit\n"
 	"\n"
-	"Exit status: 0 profile written, 2 failure, 64 usage error; with a\n"
-	"COMMAND, the command's own exit status.\n";
+	"Exit status:\n"
+	"  0   profile written (stacks cut short are counted by --stats)\n"
+	"  2   nothing written: the process could not be traced, recording\n"
+	"      failed, or output failed\n"
+	"  64  command line error\n"
+	"With a COMMAND, once the profile is written: the command's exit\n"
+	"status, or 128 + the number of the signal that ended it.\n";
 
 enum {
 	OPT_MODE = 256,

@@ -39,11 +39,15 @@ static const char threads_help[] =
 	"                         terminal goes to threads.prof instead)\n"
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
 	"      --pcs              debug=2: end each frame with its address\n"
-	"      --stats            capture figures on stderr\n"
-	"  -h, --help             show this help\n"
+	"      --stats            capture figures on standard error\n"
+	"  -h, --help             show the help text and exit\n"
 	"\n"
-	"Exit status: 0 all threads shown, 1 some threads missing or cut,\n"
-	"2 failure, 64 usage error.\n";
+	"Exit status:\n"
+	"  0   every thread shown, its stack unwound to its end\n"
+	"  1   output written, but a thread is missing or its stack cut short\n"
+	"  2   nothing written: no such process, it cannot be traced, or\n"
+	"      output failed\n"
+	"  64  command line error\n";
 
 struct threads_options {
 	pid_t pid;
