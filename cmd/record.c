@@ -236,10 +236,20 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	}
 	if (!opts->duration_ns && !opts->command)
 		opts->duration_ns = RECORD_DEFAULT_SECONDS * 1000000000LL;
-	if (opts->format == FORMAT_PPROF && !opts->output &&
-	    isatty(STDOUT_FILENO) == 1)
-		opts->output =
-			opts->mode == MODE_CPU ? "cpu.prof" : "wall.prof";
+	/* Binary never goes to a terminal: -o - is refused there, and no
+	 * -o writes a file whose name is said once it is written. */
+	if (opts->format == FORMAT_PPROF && isatty(STDOUT_FILENO) == 1) {
+		if (opts->output && output_is_stdout(opts->output)) {
+			cprof_error("pprof is binary and stdout is a terminal: "
+				    "redirect it or use -o FILE");
+			return -EINVAL;
+		}
+		if (!opts->output) {
+			opts->output = opts->mode == MODE_CPU ? "cpu.prof"
+							      : "wall.prof";
+			opts->output_named = true;
+		}
+	}
 	return 0;
 }
 
@@ -320,9 +330,13 @@ static int write_output(const struct profile *profile, struct output *out,
 		r = output_commit(out);
 	/* A reader that went away is no error to report: SIGPIPE, held
 	 * until the target was let go, ends cprof as it ends any filter. */
-	if (r < 0 && !(r == -EPIPE && !opts->output))
+	if (r < 0 && !(r == -EPIPE && output_is_stdout(opts->output)))
 		cprof_error_errno(r, "cannot write '%s'",
-				  opts->output ? opts->output : "stdout");
+				  output_is_stdout(opts->output)
+					  ? "stdout"
+					  : opts->output);
+	if (r >= 0 && opts->output_named)
+		cprof_error("wrote %s", opts->output);
 	return r;
 }
 
@@ -483,7 +497,7 @@ int cmd_record(int argc, char **argv)
 		return r > 0 ? EXIT_ALL : EXIT_USAGE;
 	r = output_open(&out, opts.output);
 	if (r < 0) {
-		cprof_error_errno(r, "cannot create '%s'", opts.output);
+		output_report_error(opts.output, r);
 		return EXIT_FAIL;
 	}
 	run.sigfd = open_signalfd(&saved_mask);

@@ -44,6 +44,7 @@ struct record_options {
 	enum record_sampler sampler;
 	size_t stack_bytes; /* perf: user stack copied per sample; 0 default */
 	bool stats;
+	bool output_named; /* cprof chose the file name: say it */
 };
 
 /* What cprof remembers of a thread between ticks. */

@@ -56,6 +56,7 @@ struct threads_options {
 	enum unwinder_kind unwinder;
 	bool pcs;
 	bool stats;
+	bool output_named; /* cprof chose the file name: say it */
 };
 
 enum {
@@ -148,8 +149,19 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 			    "addresses already");
 		return -EINVAL;
 	}
-	if (opts->debug == 0 && !opts->output && isatty(STDOUT_FILENO) == 1)
-		opts->output = "threads.prof";
+	/* Binary never goes to a terminal: -o - is refused there, and no
+	 * -o writes a file whose name is said once it is written. */
+	if (opts->debug == 0 && isatty(STDOUT_FILENO) == 1) {
+		if (opts->output && output_is_stdout(opts->output)) {
+			cprof_error("pprof is binary and stdout is a terminal: "
+				    "redirect it or use -o FILE");
+			return -EINVAL;
+		}
+		if (!opts->output) {
+			opts->output = "threads.prof";
+			opts->output_named = true;
+		}
+	}
 	return 0;
 }
 
@@ -345,9 +357,13 @@ static int write_profile(const struct profile *profile, struct output *out,
 	if (r >= 0)
 		r = output_commit(out);
 	/* A reader that went away is no error to report (see record.c). */
-	if (r < 0 && !(r == -EPIPE && !opts->output))
+	if (r < 0 && !(r == -EPIPE && output_is_stdout(opts->output)))
 		cprof_error_errno(r, "cannot write '%s'",
-				  opts->output ? opts->output : "stdout");
+				  output_is_stdout(opts->output)
+					  ? "stdout"
+					  : opts->output);
+	if (r >= 0 && opts->output_named)
+		cprof_error("wrote %s", opts->output);
 	return r;
 }
 
@@ -395,7 +411,7 @@ int cmd_threads(int argc, char **argv)
 	/* Before the target is touched: a bad -o must not cost it a stop. */
 	r = output_open(&out, opts.output);
 	if (r < 0) {
-		cprof_error_errno(r, "cannot create '%s'", opts.output);
+		output_report_error(opts.output, r);
 		return EXIT_FAIL;
 	}
 	time_nanos = realtime_ns();

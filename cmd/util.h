@@ -28,23 +28,7 @@ int parse_ulong(const char *text, unsigned long min, unsigned long max,
 		unsigned long *ret_value);
 int parse_pid(const char *text, pid_t *ret_pid);
 
-/*
- * An output file written to a temporary name beside its final path and
- * renamed into place only when complete, so a crash or a full disk never
- * leaves a truncated profile under the final name.  With no path the
- * output is stdout.
- */
-struct output {
-	FILE *fp;
-	const char *path; /* NULL: stdout */
-	char *tmp_path;
-};
-
-int output_open(struct output *out, const char *path);
-/* Flushes, checks for write errors, closes and renames into place. */
-int output_commit(struct output *out);
-/* Removes the temporary file; safe after a failed or no open. */
-void output_abort(struct output *out);
+#include "cmd/output.h"
 
 struct option;
 

@@ -1,6 +1,10 @@
 #!/bin/bash
-# Profiles are written safely and say nothing they should not:
-# - a symlink planted at the -o path is replaced, never written through;
+# Profiles are written where -o points, safely, and say nothing they
+# should not:
+# - a symlink is followed as open(2) follows it, except one another user
+#   planted in a sticky world-writable directory; a character device or a
+#   FIFO is written in place; -o - is stdout; a SIGKILL leaves no file;
+#   pprof meant for a terminal goes to a file whose name is said;
 # - a full disk (a 64 KiB tmpfs, /dev/full) ends in one "cprof: ...: No
 #   space left on device" line and exit 2, with no file under the final
 #   name, no temporary file left behind, and an older profile at that name
@@ -55,7 +59,8 @@ one_error()
 		fail "$what: stderr is not one line /$pattern/: $(cat "$out.err")"
 }
 
-# --- A symlink planted at the output path -------------------------------
+# --- -o writes where it points, as a shell redirection does ------------
+# A symlink is followed: the file it names is updated, the link stays.
 victim=$lib_tmp/victim
 for args in "threads --debug=1" "threads --debug=0" \
 	"record -s 0.3 --mode=wall --format=folded" "record -s 0.3 --mode=wall"; do
@@ -66,20 +71,99 @@ for args in "threads --debug=1" "threads --debug=0" \
 	run_cprof "$lib_tmp/run" $args -p "$small" -o "$lib_tmp/link.out"
 	rc=$?
 	[ $rc = 0 ] || fail "$args -o SYMLINK: exit $rc: $(cat "$lib_tmp/run.err")"
-	[ "$(cat "$victim")" = precious ] ||
-		fail "$args -o SYMLINK: wrote through the symlink into its target"
-	[ -f "$lib_tmp/link.out" ] && ! [ -L "$lib_tmp/link.out" ] &&
-		[ -s "$lib_tmp/link.out" ] ||
-		fail "$args -o SYMLINK: the path is not a regular file with the profile"
+	[ -L "$lib_tmp/link.out" ] ||
+		fail "$args -o SYMLINK: the link was replaced"
+	[ -f "$victim" ] && [ -s "$victim" ] &&
+		[ "$(cat "$victim")" != precious ] ||
+		fail "$args -o SYMLINK: the file it names does not hold the profile"
 done
-# A dangling symlink: its target is never created.
+# A dangling symlink: its target is created, as open(2) would.
 rm -f "$lib_tmp/link.out" "$lib_tmp/created"
 ln -s "$lib_tmp/created" "$lib_tmp/link.out"
 run_cprof "$lib_tmp/run" threads -p "$small" -o "$lib_tmp/link.out"
 [ $? = 0 ] || fail "threads -o DANGLING-SYMLINK: $(cat "$lib_tmp/run.err")"
-[ -e "$lib_tmp/created" ] && fail "threads -o DANGLING-SYMLINK: created its target"
-[ -L "$lib_tmp/link.out" ] && fail "threads -o DANGLING-SYMLINK: still a symlink"
+[ -s "$lib_tmp/created" ] || fail "threads -o DANGLING-SYMLINK: its target not written"
+[ -L "$lib_tmp/link.out" ] || fail "threads -o DANGLING-SYMLINK: no longer a symlink"
 ls "$lib_tmp" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$lib_tmp")"
+
+# A character device (1,3: /dev/null's numbers) stays a device.
+if mknod "$lib_tmp/null" c 1 3 2>/dev/null; then
+	for args in "threads --debug=0" "record -s 0.3 --mode=wall"; do
+		# shellcheck disable=SC2086
+		run_cprof "$lib_tmp/run" $args -p "$small" -o "$lib_tmp/null"
+		rc=$?
+		[ $rc = 0 ] || fail "$args -o DEVICE: exit $rc: $(cat "$lib_tmp/run.err")"
+		[ -c "$lib_tmp/null" ] || fail "$args -o DEVICE: no longer a device"
+	done
+	rm -f "$lib_tmp/null"
+else
+	note "SKIP -o DEVICE: mknod is not allowed here"
+fi
+
+# A FIFO: its reader receives a profile go tool pprof reads.
+mkfifo "$lib_tmp/fifo"
+cat "$lib_tmp/fifo" >"$lib_tmp/fifo.prof" &
+reader=$!
+run_cprof "$lib_tmp/run" record -s 0.3 --mode=wall -p "$small" -o "$lib_tmp/fifo"
+rc=$?
+wait "$reader"
+[ $rc = 0 ] || fail "-o FIFO: exit $rc: $(cat "$lib_tmp/run.err")"
+[ -p "$lib_tmp/fifo" ] || fail "-o FIFO: no longer a FIFO"
+go_pprof -raw "$lib_tmp/fifo.prof" >/dev/null 2>"$lib_tmp/fifo.err" ||
+	fail "-o FIFO: the reader got no profile: $(cat "$lib_tmp/fifo.err")"
+
+# -o - is stdout, and no file named "-" appears.
+cprof_abs=$(realpath "$CPROF")
+(cd "$lib_tmp" && timeout -k 5 60 "$cprof_abs" record -s 0.3 --mode=wall \
+	-p "$small" -o - >"$lib_tmp/dash.prof" 2>"$lib_tmp/dash.err")
+[ $? = 0 ] || fail "-o -: $(cat "$lib_tmp/dash.err")"
+[ -e "$lib_tmp/-" ] && fail "-o -: a file named '-' was written"
+go_pprof -top /dev/stdin <"$lib_tmp/dash.prof" >/dev/null 2>"$lib_tmp/dash.top.err" ||
+	fail "-o - | go tool pprof -top /dev/stdin: $(cat "$lib_tmp/dash.top.err")"
+
+# A link another user planted in a sticky world-writable directory is not
+# followed (the kernel's protected_symlinks rule), whatever the sysctl.
+if [ "$(id -u)" = 0 ]; then
+	sticky=$lib_tmp/sticky
+	mkdir -m 1777 "$sticky"
+	printf 'precious\n' >"$lib_tmp/target-file"
+	ln -s "$lib_tmp/target-file" "$sticky/planted"
+	chown -h 65534:65534 "$sticky/planted"
+	run_cprof "$lib_tmp/planted" threads -p "$small" -o "$sticky/planted"
+	one_error "-o PLANTED-LINK" "$lib_tmp/planted" $? \
+		"cprof: cannot create '$sticky/planted': a symlink on the way is in a sticky world-writable directory and owned by another user; refusing to follow it"
+	[ "$(cat "$lib_tmp/target-file")" = precious ] ||
+		fail "-o PLANTED-LINK: the file it names was written"
+fi
+
+# SIGKILL mid-record leaves the directory as it was.
+mkdir "$lib_tmp/killdir"
+printf 'older\n' >"$lib_tmp/killdir/p.prof"
+before=$(ls -A "$lib_tmp/killdir")
+start_cprof "$lib_tmp/killrun" record --mode=wall -p "$small" -s 60 \
+	-o "$lib_tmp/killdir/p.prof"
+wait_sampling "$small" "$CPROF_PID" 20 || fail "SIGKILL: cprof did not start"
+kill -KILL "$CPROF_PID"
+wait "$CPROF_PID" 2>/dev/null
+forget_pid "$CPROF_PID"
+[ "$(ls -A "$lib_tmp/killdir")" = "$before" ] &&
+	[ "$(cat "$lib_tmp/killdir/p.prof")" = older ] ||
+	fail "SIGKILL mid-record: the directory changed: $(ls -A "$lib_tmp/killdir")"
+
+# stdout a terminal: pprof goes to cpu.prof, and stderr says so; -o - is
+# refused there.
+if command -v script >/dev/null; then
+	mkdir "$lib_tmp/tty"
+	(cd "$lib_tmp/tty" && script -qec "'$cprof_abs' record -p $small -s 0.3 --mode=wall" \
+		/dev/null >"$lib_tmp/tty.out" 2>&1)
+	[ -s "$lib_tmp/tty/wall.prof" ] || fail "tty: no wall.prof written"
+	grep -q "^cprof: wrote wall.prof" "$lib_tmp/tty.out" ||
+		fail "tty: stderr does not say where: $(cat "$lib_tmp/tty.out")"
+	(cd "$lib_tmp/tty" && script -qec "'$cprof_abs' record -p $small -s 0.3 --mode=wall -o -" \
+		/dev/null >"$lib_tmp/tty2.out" 2>&1)
+	grep -q "^cprof: pprof is binary and stdout is a terminal: redirect it or use -o FILE" \
+		"$lib_tmp/tty2.out" || fail "tty -o -: not refused: $(cat "$lib_tmp/tty2.out")"
+fi
 check_runs_on "$small"
 
 # --- A full disk ----------------------------------------------------------
