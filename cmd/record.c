@@ -35,6 +35,7 @@ static const char record_usage[] =
 	"usage: cprof record -p PID [-s SECONDS] [-F HZ] [-o FILE]\n"
 	"                    [--mode=cpu|wall] [--format=pprof|folded|top]\n"
 	"                    [--unwinder=libdw|libunwind] [--stats]\n"
+	"                    [--sampler=auto|perf|ptrace] [--stack-size=N]\n"
 	"       cprof record [options] -- COMMAND [ARGS...]\n";
 
 static const char record_help[] =
@@ -55,6 +56,11 @@ static const char record_help[] =
 	"                         terminal goes to cpu.prof or wall.prof)\n"
 	"      --format=FORMAT    pprof (default), folded or top\n"
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
+	"      --sampler=NAME     cpu mode: perf (no stop; where the kernel\n"
+	"                         allows perf_event_open), ptrace (a stop per\n"
+	"                         sample) or auto (default: perf, else ptrace)\n"
+	"      --stack-size=N     perf: bytes of user stack copied per sample\n"
+	"                         (default 32768, at most 65528)\n"
 	"      --stats            sampling figures on standard error\n"
 	"  -h, --help             show the help text and exit\n"
 	"\n"
