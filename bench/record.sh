@@ -30,7 +30,7 @@ freqs="100 1000"
 counts="1 2"
 attr_s=6
 attr_hz=1000
-want_tools="cprof perf-g perf-dwarf"
+want_tools="cprof cprof-ptrace perf-g perf-dwarf"
 timeout_s=60
 verbose=0
 lead=0.5	# seconds between a tool's first sample and the window
@@ -62,7 +62,7 @@ if [ "$reps" -lt 1 ] || [ "$window" -lt 1 ] || [ "$attr_hz" -lt 1 ]; then
 fi
 for v in $freqs $counts; do [ "$v" -ge 1 ] || usage; done
 for v in $want_tools; do
-	case $v in cprof | perf-g | perf-dwarf) ;; *) usage ;; esac
+	case $v in cprof | cprof-ptrace | perf-g | perf-dwarf) ;; *) usage ;; esac
 done
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -241,13 +241,13 @@ spin_point() {
 tools=
 for t in $want_tools; do
 	case $t in
-	cprof)
+	cprof | cprof-ptrace)
 		if [ ! -x "$CPROF" ]; then
 			log "no cprof at $CPROF (build it, or set CPROF): cprof skipped"
 		elif ! "$CPROF" record -h >/dev/null 2>&1; then
 			log "$CPROF has no 'record' command: cprof skipped"
 		else
-			tools="$tools cprof"
+			tools="$tools $t"
 		fi
 		;;
 	perf-*)
@@ -281,8 +281,10 @@ command -v timeout >/dev/null 2>&1 && has_timeout=1
 start_tool() {
 	st_tool=$1 st_hz=$2 st_s=$3 st_out=$4 st_fmt=$5
 	case $st_tool in
-	cprof) set -- "$CPROF" record -p "$target_pid" -s "$st_s" -F "$st_hz" \
-		-o "$st_out" --format="$st_fmt" --stats ;;
+	cprof) set -- "$CPROF" record --sampler=perf -p "$target_pid" \
+		-s "$st_s" -F "$st_hz" -o "$st_out" --format="$st_fmt" --stats ;;
+	cprof-ptrace) set -- "$CPROF" record --sampler=ptrace -p "$target_pid" \
+		-s "$st_s" -F "$st_hz" -o "$st_out" --format="$st_fmt" --stats ;;
 	perf-g) set -- "$PERF" record -e "$PERF_EVENT" -F "$st_hz" -g \
 		-p "$target_pid" -o "$st_out" -- sleep "$st_s" ;;
 	perf-dwarf) set -- "$PERF" record -e "$PERF_EVENT" -F "$st_hz" \
@@ -298,11 +300,19 @@ start_tool() {
 	tool_pid=$!
 }
 
-# True while the tool samples: cprof holds the target's threads seized;
-# perf enables its events when its `sleep` starts and stops when it ends.
+# True while the tool samples: cprof's perf sampler holds perf events,
+# its ptrace sampler the target's threads seized; perf enables its events
+# when its `sleep` starts and stops when it ends.
 sampling() {
 	case $1 in
 	cprof)
+		for sa_p in $(descendants "$tool_pid"); do
+			ls -l /proc/"$sa_p"/fd 2>/dev/null | grep -q perf_event &&
+				return 0
+		done
+		return 1
+		;;
+	cprof-ptrace)
 		sa_tracer=$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$target_pid/status" 2>/dev/null)
 		[ -n "$sa_tracer" ] && [ "$sa_tracer" != 0 ]
 		;;
@@ -322,13 +332,13 @@ stop_recording() {
 	sr_last=
 	for sr_p in $(descendants "$tool_pid"); do
 		case $1 in
-		cprof) sr_last=$sr_p ;;	# the deepest: time, timeout, cprof
+		cprof | cprof-ptrace) sr_last=$sr_p ;; # the deepest: cprof
 		*) [ "$(cat /proc/"$sr_p"/comm 2>/dev/null)" = sleep ] && sr_last=$sr_p ;;
 		esac
 	done
 	[ -n "$sr_last" ] || return 0
 	case $1 in
-	cprof) kill -INT "$sr_last" 2>/dev/null ;;
+	cprof | cprof-ptrace) kill -INT "$sr_last" 2>/dev/null ;;
 	*) kill -TERM "$sr_last" 2>/dev/null ;;
 	esac
 }
@@ -360,7 +370,7 @@ finish_tool() {
 # Samples the tool reports having taken, or -.
 tool_samples() {
 	case $1 in
-	cprof) sed -n 's/^cprof: ticks .*, samples \([0-9]*\),.*/\1/p' "$tmp/tool.err" | tail -n 1 ;;
+	cprof | cprof-ptrace) sed -n 's/^cprof: \(ticks .*, \)\{0,1\}samples \([0-9]*\),.*/\2/p' "$tmp/tool.err" | tail -n 1 ;;
 	*) sed -n 's/.*(\([0-9]*\) samples).*/\1/p' "$tmp/tool.err" | tail -n 1 ;;
 	esac | grep . || echo -
 }
@@ -406,11 +416,12 @@ measure() {
 		finish_tool
 		rc=$ft_rc tres=$ft_res
 		# perf exits with the status of its `sleep`, ended by SIGTERM.
-		[ "$rc" = 143 ] && [ "$rec" != 0 ] && [ "$m_mode" != cprof ] && rc=0
+		case $m_mode in cprof*) ;; *) [ "$rc" = 143 ] && [ "$rec" != 0 ] && rc=0 ;; esac
 		smp=$(tool_samples "$m_mode")
-		[ "$m_mode" = cprof ] &&
-			grep '^cprof: ticks' "$tmp/tool.err" |
-			sed "s/^/$m_n threads, $m_hz Hz, run $m_rep: /" >>"$statsf"
+		case $m_mode in cprof*)
+			grep -E '^cprof: (ticks|samples)' "$tmp/tool.err" |
+				sed "s/^/$m_mode, $m_n threads, $m_hz Hz, run $m_rep: /" >>"$statsf" ;;
+		esac
 		if [ "$rc" != 0 ]; then
 			note="${note}exit_$rc;"
 			log "$m_what: exit $rc: $(tail -n 2 "$tmp/tool.err" | tr '\n' ' ')"
@@ -458,7 +469,7 @@ split_report() {
 # Flat shares (percent) of work_a, work_b and work_c in the tool's output.
 tool_shares() {
 	case $1 in
-	cprof)	# folded stacks: "root;...;leaf value"
+	cprof | cprof-ptrace)	# folded stacks: "root;...;leaf value"
 		awk '
 		{
 			v = $NF; stack = $0; sub(/ [^ ]*$/, "", stack)
@@ -487,7 +498,7 @@ tool_shares() {
 attribute() {
 	a_n=$1 a_tool=$2 note=''
 	fmt=pprof
-	[ "$a_tool" = cprof ] && fmt=folded
+	case $a_tool in cprof*) fmt=folded ;; esac
 	start_tool "$a_tool" "$attr_hz" "$attr_s" "$tmp/attr.out" "$fmt"
 	wait_sampling "$a_tool" || note="never_sampled;"
 	split_seq=$((split_seq + 1))
@@ -571,7 +582,8 @@ echo "cprof record bench, $started, $(uname -srm), $(nproc) cores, load average 
 echo "  $reps runs of ${window} s windows, each starting ${lead} s after the tool's first sample; the recording ends right after it"
 for t in $tools; do
 	case $t in
-	cprof) echo "  cprof:      $CPROF record -p PID -s S -F HZ --stats" ;;
+	cprof) echo "  cprof:      $CPROF record --sampler=perf -p PID -s S -F HZ --stats" ;;
+	cprof-ptrace) echo "  cprof-ptrace: $CPROF record --sampler=ptrace -p PID -s S -F HZ --stats" ;;
 	perf-g) echo "  perf-g:     $("$PERF" --version) ($PERF record -e $PERF_EVENT -F HZ -g -p PID -- sleep S)" ;;
 	perf-dwarf) echo "  perf-dwarf: $("$PERF" --version) ($PERF record -e $PERF_EVENT -F HZ --call-graph dwarf -p PID -- sleep S)" ;;
 	esac

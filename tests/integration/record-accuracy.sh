@@ -32,7 +32,7 @@ measure()
 	local threads=$1 attempt=$2 name prof pid tid workers before after rc
 	local nsamples total fn ns truth flat stats ticks missed
 	MISSES=() BUSY=0
-	name=split$threads.$attempt
+	name=split$threads.$SAMPLER.$attempt
 	start_target "$name" "$split" "$threads"
 	pid=$TARGET_PID
 	prof=$lib_tmp/$name.prof
@@ -45,8 +45,8 @@ measure()
 
 	before=$(target_report "$name" "$pid" 1) ||
 		framework_error "$name: no report before the record"
-	run_cprof "$lib_tmp/$name.stdout" record -p "$pid" -s 4 -F 1000 \
-		--stats -o "$prof"
+	run_cprof "$lib_tmp/$name.stdout" record --sampler="$SAMPLER" \
+		-p "$pid" -s 4 -F 1000 --stats -o "$prof"
 	rc=$?
 	after=$(target_report "$name" "$pid" 2) ||
 		framework_error "$name: no report after the record"
@@ -100,15 +100,25 @@ measure()
 	done
 }
 
-for threads in 1 2; do
+for run in perf:1 perf:2 ptrace:1 ptrace:2; do
+	SAMPLER=${run%:*} threads=${run#*:}
 	measure "$threads" 1
 	if [ ${#MISSES[@]} -gt 0 ] && [ "$BUSY" = 1 ]; then
-		note "$threads thread(s): ${MISSES[*]}; a quarter of the" \
+		note "$SAMPLER, $threads thread(s): ${MISSES[*]}; a quarter of the" \
 			"ticks or more missed: measuring once more"
 		measure "$threads" 2
 	fi
+	# A ptrace sampler that cannot get a CPU for a quarter of its ticks,
+	# twice, samples where the scheduler preempted the threads, not
+	# where they ran: its split is not judged on a saturated machine (the
+	# perf sampler's always is; docs/decisions.md).
+	if [ ${#MISSES[@]} -gt 0 ] && [ "$BUSY" = 1 ] && [ "$SAMPLER" = ptrace ]; then
+		note "$SAMPLER, $threads thread(s): the machine is saturated," \
+			"the split is not judged: ${MISSES[*]}"
+		continue
+	fi
 	for miss in "${MISSES[@]}"; do
-		fail "$threads thread(s): $miss (tolerance $tolerance points)"
+		fail "$SAMPLER, $threads thread(s): $miss (tolerance $tolerance points)"
 	done
 done
 
