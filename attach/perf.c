@@ -221,7 +221,8 @@ static int compare_tids(const void *a, const void *b)
 
 static bool has_events(const struct perf_sampler *ps, pid_t tid)
 {
-	return bsearch(&tid, ps->tids, ps->ntids, sizeof(tid), compare_tids);
+	return ps->ntids &&
+	       bsearch(&tid, ps->tids, ps->ntids, sizeof(tid), compare_tids);
 }
 
 static int note_tid(struct perf_sampler *ps, pid_t tid)

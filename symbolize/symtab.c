@@ -80,7 +80,9 @@ struct symtab *symtab_build(Dwfl_Module *mod)
 			.type = GELF_ST_TYPE(sym.st_info),
 		};
 	}
-	qsort(tab->entries, tab->n, sizeof(*tab->entries), compare_entries);
+	if (tab->n)
+		qsort(tab->entries, tab->n, sizeof(*tab->entries),
+		      compare_entries);
 	return tab;
 }
 
