@@ -28,6 +28,9 @@
 static const struct value_type cpu_types[] = {{"samples", "count"},
 					      {"cpu", "nanoseconds"}};
 
+static void note_exit(struct recorder *rec);
+static bool target_gone(struct recorder *rec, bool pidfd_ready);
+
 static int open_pidfd(pid_t pid)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -96,7 +99,11 @@ int recorder_start_perf(struct recorder *rec, const struct record_options *opts)
 		r = addrspace_open(rec->pid, &as);
 	if (r >= 0)
 		r = pipeline_init(&rec->pipeline, as, opts->unwinder);
-	if (r == -ESRCH || (r < 0 && kill(rec->pid, 0) < 0)) {
+	/* A command over before its address space could be read
+	 * (`cprof record -- true`) leaves an empty profile, not an error. */
+	if (r < 0 && r != -ENOMEM && target_gone(rec, false)) {
+		if (!rec->reaped)
+			note_exit(rec);
 		rec->target_exited = true;
 		return 0;
 	}
@@ -136,9 +143,13 @@ static int drain(struct recorder *rec)
 
 	rec->pipeline.may_refresh = true;
 	r = perf_drain(rec->perf, add_perf_sample, rec, &exec);
-	/* A new image: the old stacks' modules are gone. */
-	if (r >= 0 && exec)
+	/* A new image: the old stacks' modules are gone.  A command that
+	 * has already ended has no maps left to read: its samples stay. */
+	if (r >= 0 && exec) {
 		r = addrspace_refresh(rec->pipeline.as);
+		if (r == -ESRCH || r == -ENOENT)
+			r = 0;
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -174,7 +185,10 @@ static bool target_gone(struct recorder *rec, bool pidfd_ready)
 	if (rec->launched)
 		return waitpid(rec->pid, &status, WNOHANG) == rec->pid &&
 		       (rec->exit_status = status, rec->reaped = true);
-	return rec->pidfd < 0 && kill(rec->pid, 0) < 0 && errno == ESRCH;
+	if (rec->pidfd < 0)
+		return kill(rec->pid, 0) < 0 && errno == ESRCH;
+	return poll(&(struct pollfd){.fd = rec->pidfd, .events = POLLIN}, 1,
+		    0) == 1;
 }
 
 /* Sleeps until samples wait, a signal comes, the target ends or the
@@ -229,6 +243,12 @@ int recorder_run_perf(struct recorder *rec, int sigfd)
 			r = drain(rec);
 		else if (r > 0)
 			break;
+		if (r == -ESRCH && target_gone(rec, false)) {
+			if (!rec->reaped)
+				note_exit(rec);
+			r = 0;
+			break;
+		}
 		if (monotonic_ns() >= end_ns)
 			break;
 		recorder_show_progress(rec, tty, monotonic_ns(), &shown_ns);
