@@ -270,6 +270,11 @@ void recorder_stop_perf(struct recorder *rec)
 		perf_get_stats(rec->perf, &st);
 		rec->stats.lost = st.lost;
 		rec->kernel_sampled = st.kernel_sampled;
+		/* Readers of the profile alone must know what it lacks. */
+		if (!st.kernel_sampled && rec->profile)
+			profile_add_comment(rec->profile,
+					    "kernel mode not sampled: time in "
+					    "system calls is missing");
 	}
 	perf_close(rec->perf);
 	rec->perf = NULL;
