@@ -984,19 +984,23 @@ static void test_exec(void)
 		hard_fail("write");
 	close(trigger[1]);
 	/* The exec waits for cprof to reap the threads it ends, so keep
-	 * taking snapshots until one shows only the new image. */
+	 * taking snapshots until one shows only the new image.  While the
+	 * kernel swaps the image, /proc may refuse a read (the maps of a
+	 * process mid-exec): such a snapshot fails, the next one may not. */
 	deadline = now_ms() + DEADLINE_MS;
-	for (bool done = false; !done && now_ms() < deadline;) {
+	bool done = false;
+	while (!done && now_ms() < deadline) {
 		struct sample_set set = {0};
 
-		CHECK(target_snapshot(target, &set) == 0);
-		done = set.n == 1 && set.samples[0].info.tid == c.pid &&
-		       set.samples[0].captured &&
-		       strcmp(set.samples[0].info.name, "sleep") == 0;
+		if (target_snapshot(target, &set) == 0)
+			done = set.n == 1 && set.samples[0].info.tid == c.pid &&
+			       set.samples[0].captured &&
+			       strcmp(set.samples[0].info.name, "sleep") == 0;
 		sample_set_release(&set);
 		if (!done)
 			nap();
 	}
+	CHECK(done);
 	CHECK(view_task(c.pid, c.pid, &v) && strcmp(v.comm, "sleep") == 0);
 	CHECK(target_exec_count(target) == 1);
 	target_detach(target);
