@@ -1,12 +1,21 @@
 #!/bin/sh
-# Installs what is missing, builds cprof, starts the bundled demo server and
-# shows every one of its threads, grouped, then one by one.
+# Installs what is missing, builds cprof, installs its manuals (as root),
+# starts the bundled demo server and shows every one of its threads,
+# grouped, then one by one.
 set -eu
 cd "$(dirname "$0")/.."
 . tests/deps.sh
 cprof_install_deps
 [ -d build ] || meson setup build >/dev/null
 ninja -C build >/dev/null
+# The manuals where man(1) finds them: under the build's prefix,
+# /usr/local/share/man by default.
+if [ "$(id -u)" = 0 ]; then
+	meson install -C build --tags man --no-rebuild >/dev/null
+	echo "manuals installed: man cprof, man cprof-record, man cprof-threads"
+else
+	echo "manuals not installed (needs root): man -l man/cprof.1 reads one"
+fi
 fifo=$(mktemp -u)
 mkfifo "$fifo"
 build/tests/demo/demo-server >"$fifo" &

@@ -5,7 +5,7 @@ cprof_install_deps() {
 	pkgs="gcc g++ libdw-dev libelf-dev libunwind-dev libprotobuf-c-dev
 	      protobuf-c-compiler zlib1g-dev libdeflate-dev meson ninja-build pkg-config
 	      elfutils gdb golang-go libc6-dbg procps xz-utils zstd
-	      python3-minimal util-linux $*"
+	      python3-minimal util-linux man-db $*"
 	missing=""
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
