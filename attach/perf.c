@@ -69,8 +69,6 @@ struct perf_sampler {
 	struct perf_options opts;
 	int *fds; /* every event, rings' own included */
 	size_t nfds, fds_cap;
-	pid_t *tids; /* threads with events, sorted */
-	size_t ntids;
 	struct ring *rings; /* one per CPU that has events */
 	int *ring_fds;
 	size_t nrings, ncpus;
@@ -212,38 +210,18 @@ static int open_thread(struct perf_sampler *ps, pid_t tid, bool kernel)
 	return opened ? 0 : -ENODEV;
 }
 
-static int compare_tids(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static bool has_events(const struct perf_sampler *ps, pid_t tid)
-{
-	return ps->ntids &&
-	       bsearch(&tid, ps->tids, ps->ntids, sizeof(tid), compare_tids);
-}
-
-static int note_tid(struct perf_sampler *ps, pid_t tid)
-{
-	pid_t *tids = reallocarray(ps->tids, ps->ntids + 1, sizeof(*tids));
-
-	if (!tids)
-		return -ENOMEM;
-	ps->tids = tids;
-	ps->tids[ps->ntids++] = tid;
-	qsort(ps->tids, ps->ntids, sizeof(*tids), compare_tids);
-	return 0;
-}
-
-/* One pass over /proc/PID/task: events for each thread without; returns
- * how many threads got them. */
-static int open_new_threads(struct perf_sampler *ps, bool kernel)
+/*
+ * Events for every thread /proc/PID/task lists, in one pass.  Threads
+ * born later inherit the events of the thread that starts them; a second
+ * pass could not tell those from threads started meanwhile by one not yet
+ * given events, and would count the first twice.  As perf does, a thread
+ * started during the pass by a thread not yet reached is missed.
+ */
+static int open_threads(struct perf_sampler *ps, bool kernel)
 {
 	char path[64];
 	struct dirent *d;
-	int added = 0, r = 0;
+	int r = 0;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)ps->pid);
@@ -253,36 +231,39 @@ static int open_new_threads(struct perf_sampler *ps, bool kernel)
 	while (r >= 0 && (d = readdir(dir))) {
 		pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
 
-		if (tid <= 0 || has_events(ps, tid))
+		if (tid <= 0)
 			continue;
 		r = open_thread(ps, tid, kernel);
-		if (r == -ESRCH) { /* exited meanwhile */
+		if (r == -ESRCH) /* exited meanwhile */
 			r = 0;
-			continue;
-		}
-		if (r >= 0)
-			r = note_tid(ps, tid);
-		added++;
 	}
 	closedir(dir);
-	return r < 0 ? r : added;
+	return r;
+}
+
+static void close_events(struct perf_sampler *ps)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (size_t i = 0; i < ps->ncpus; i++)
+		if (ps->rings[i].meta)
+			munmap(ps->rings[i].meta,
+			       ps->rings[i].size + (size_t)page);
+	memset(ps->rings, 0, ps->ncpus * sizeof(*ps->rings));
+	for (size_t i = 0; i < ps->nfds; i++)
+		close(ps->fds[i]);
+	ps->nfds = 0;
 }
 
 void perf_close(struct perf_sampler *ps)
 {
 	if (!ps)
 		return;
-	for (size_t i = 0; i < ps->ncpus; i++)
-		if (ps->rings[i].meta)
-			munmap(ps->rings[i].meta,
-			       ps->rings[i].size +
-				       (size_t)sysconf(_SC_PAGESIZE));
-	for (size_t i = 0; i < ps->nfds; i++)
-		close(ps->fds[i]);
+	if (ps->rings)
+		close_events(ps);
 	if (ps->saved_nofile.rlim_cur)
 		setrlimit(RLIMIT_NOFILE, &ps->saved_nofile);
 	free(ps->fds);
-	free(ps->tids);
 	free(ps->rings);
 	free(ps->ring_fds);
 	free(ps->names);
@@ -290,41 +271,15 @@ void perf_close(struct perf_sampler *ps)
 	free(ps);
 }
 
-static void close_events(struct perf_sampler *ps)
-{
-	for (size_t i = 0; i < ps->ncpus; i++)
-		if (ps->rings[i].meta)
-			munmap(ps->rings[i].meta,
-			       ps->rings[i].size +
-				       (size_t)sysconf(_SC_PAGESIZE));
-	memset(ps->rings, 0, ps->ncpus * sizeof(*ps->rings));
-	for (size_t i = 0; i < ps->nfds; i++)
-		close(ps->fds[i]);
-	ps->nfds = 0;
-	ps->ntids = 0;
-}
-
-/* Events for every thread, until a pass finds none new: a thread started
- * by one that had no events yet is caught by the next pass. */
-static int open_all(struct perf_sampler *ps, bool kernel)
-{
-	int r;
-
-	do
-		r = open_new_threads(ps, kernel);
-	while (r > 0);
-	return r;
-}
-
 static int start(struct perf_sampler *ps)
 {
-	int r = open_all(ps, true);
+	int r = open_threads(ps, true);
 
 	/* Kernel mode may not be sampled (perf_event_paranoid >= 2 without
 	 * CAP_PERFMON): then user mode alone. */
 	if (r == -EACCES || r == -EPERM) {
 		close_events(ps);
-		r = open_all(ps, false);
+		r = open_threads(ps, false);
 	} else if (r >= 0) {
 		ps->stats.kernel_sampled = true;
 	}
@@ -384,28 +339,20 @@ void perf_get_stats(const struct perf_sampler *ps, struct perf_stats *ret)
 
 /* ---- names ---- */
 
-static struct thread_name *find_name(struct perf_sampler *ps, pid_t tid)
+/* Where tid is, or would go, in the names sorted by tid. */
+static size_t name_index(const struct perf_sampler *ps, pid_t tid)
 {
 	size_t lo = 0, hi = ps->nnames;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ps->names[mid].tid == tid)
-			return &ps->names[mid];
 		if (ps->names[mid].tid < tid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	const struct thread_name *x = a, *y = b;
-
-	return (x->tid > y->tid) - (x->tid < y->tid);
+	return lo;
 }
 
 static void read_comm(pid_t pid, pid_t tid, char *buf, size_t size)
@@ -427,32 +374,24 @@ static void read_comm(pid_t pid, pid_t tid, char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* The thread's name: the last COMM record's, or /proc's at first sight. */
-static const char *thread_name(struct perf_sampler *ps, pid_t tid)
+/* The thread's slot, made at first sight with the name /proc shows;
+ * NULL when out of memory. */
+static struct thread_name *name_slot(struct perf_sampler *ps, pid_t tid)
 {
-	struct thread_name *slot = find_name(ps, tid), *names;
+	size_t i = name_index(ps, tid);
+	struct thread_name *names;
 
-	if (slot)
-		return slot->name;
+	if (i < ps->nnames && ps->names[i].tid == tid)
+		return &ps->names[i];
 	names = reallocarray(ps->names, ps->nnames + 1, sizeof(*names));
 	if (!names)
-		return "";
+		return NULL;
 	ps->names = names;
-	slot = &ps->names[ps->nnames++];
-	slot->tid = tid;
-	read_comm(ps->pid, tid, slot->name, sizeof(slot->name));
-	qsort(ps->names, ps->nnames, sizeof(*names), compare_names);
-	return find_name(ps, tid)->name;
-}
-
-static void set_name(struct perf_sampler *ps, pid_t tid, const char *comm)
-{
-	const char *unused = thread_name(ps, tid);
-	struct thread_name *slot = find_name(ps, tid);
-
-	(void)unused;
-	if (slot)
-		snprintf(slot->name, sizeof(slot->name), "%s", comm);
+	memmove(&names[i + 1], &names[i], (ps->nnames - i) * sizeof(*names));
+	ps->nnames++;
+	names[i].tid = tid;
+	read_comm(ps->pid, tid, names[i].name, sizeof(names[i].name));
+	return &names[i];
 }
 
 /* ---- records ---- */
@@ -487,6 +426,7 @@ static int parse_sample(struct perf_sampler *ps, struct cursor *c,
 {
 	uint64_t ip, time, period, abi, size, dyn_size = 0;
 	uint64_t regs[USER_REGS_N];
+	struct thread_name *slot;
 	uint32_t pid_tid[2];
 	const uint8_t *stack;
 
@@ -521,8 +461,9 @@ static int parse_sample(struct perf_sampler *ps, struct cursor *c,
 		.copy_full = dyn_size == size,
 	};
 	fill_regs(&s->raw.regs, regs);
+	slot = name_slot(ps, s->raw.info.tid);
 	snprintf(s->raw.info.name, sizeof(s->raw.info.name), "%s",
-		 thread_name(ps, s->raw.info.tid));
+		 slot ? slot->name : "");
 	return 1;
 }
 
@@ -530,6 +471,7 @@ static void parse_comm(struct perf_sampler *ps,
 		       const struct perf_event_header *h, struct cursor *c,
 		       bool *ret_exec)
 {
+	struct thread_name *slot;
 	uint32_t pid_tid[2];
 	char comm[PROC_COMM_MAX] = "";
 	size_t len = (size_t)(c->end - c->p);
@@ -539,7 +481,9 @@ static void parse_comm(struct perf_sampler *ps,
 	len = len - 8 < sizeof(comm) - 1 ? len - 8 : sizeof(comm) - 1;
 	memcpy(comm, c->p, len);
 	comm[len] = '\0';
-	set_name(ps, (pid_t)pid_tid[1], comm);
+	slot = name_slot(ps, (pid_t)pid_tid[1]);
+	if (slot)
+		snprintf(slot->name, sizeof(slot->name), "%s", comm);
 	if (h->misc & PERF_RECORD_MISC_COMM_EXEC)
 		*ret_exec = true;
 }

@@ -58,7 +58,8 @@ static const char record_help[] =
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
 	"      --sampler=NAME     cpu mode: perf (no stop; where the kernel\n"
 	"                         allows perf_event_open), ptrace (a stop per\n"
-	"                         sample) or auto (default: perf, else ptrace)\n"
+	"                         sample) or auto (default: perf, else "
+	"ptrace)\n"
 	"      --stack-size=N     perf: bytes of user stack copied per sample\n"
 	"                         (default 32768, at most 65528)\n"
 	"      --stats            sampling figures on standard error\n"
@@ -440,7 +441,7 @@ static int run_perf(struct tracer_run *run)
 		rec->sampler_why = run->why;
 		return 1;
 	}
-	rec->sampler_name = "perf";
+	rec->sampler = SAMPLER_PERF;
 	rec->sampler_why = opts->sampler == SAMPLER_PERF
 				   ? "asked for"
 				   : "the kernel allows it";
@@ -485,7 +486,7 @@ static int run_sampler(struct tracer_run *run)
 					: opts->mode == MODE_WALL ? "wall mode"
 								  : "";
 	}
-	run->rec->sampler_name = "ptrace";
+	run->rec->sampler = SAMPLER_PTRACE;
 	return run_tracer(run);
 }
 

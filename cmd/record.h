@@ -74,8 +74,9 @@ struct recorder {
 	const struct record_options *opts;
 	struct target *target;	   /* the ptrace sampler's session */
 	struct perf_sampler *perf; /* or the perf sampler's events */
-	/* Which sampler ran, and why it was chosen: for --stats. */
-	const char *sampler_name, *sampler_why;
+	/* Which sampler ran (SAMPLER_AUTO: none yet), and why: --stats. */
+	enum record_sampler sampler;
+	const char *sampler_why;
 	int pidfd;	     /* perf: readable once the target exits */
 	bool launched;	     /* perf: the command is cprof's child */
 	bool launch_failed;  /* perf: its exec failed (reaped) */

@@ -12,6 +12,7 @@
  * stopped again.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -409,10 +410,11 @@ void recorder_print_stats(const struct recorder *rec)
 {
 	const struct record_stats *st = &rec->stats;
 
-	if (rec->sampler_name)
-		fprintf(stderr, "cprof: sampler %s (%s)\n", rec->sampler_name,
+	if (rec->sampler != SAMPLER_AUTO)
+		fprintf(stderr, "cprof: sampler %s (%s)\n",
+			rec->sampler == SAMPLER_PERF ? "perf" : "ptrace",
 			rec->sampler_why);
-	if (rec->sampler_name && !strcmp(rec->sampler_name, "perf")) {
+	if (rec->sampler == SAMPLER_PERF) {
 		fprintf(stderr,
 			"cprof: samples %llu, lost %llu, ptrace stops 0, "
 			"kernel mode %s, truncated %llu, cut stacks %zu\n",
@@ -444,18 +446,13 @@ static const char *perf_empty_reason(const struct recorder *rec)
 {
 	char path[64], buf[512];
 	struct proc_stat stat;
-	ssize_t n = -1;
-	FILE *f;
+	ssize_t n;
 
 	if (rec->opts->command)
 		return "the command itself never ran on a CPU; cprof does "
 		       "not follow child processes: record one with -p PID";
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)rec->pid);
-	f = fopen(path, "re");
-	if (f) {
-		n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
+	n = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
 	if (n > 0 && procfs_parse_stat(buf, (size_t)n, &stat) == 0 &&
 	    (stat.state == 'T' || stat.state == 't'))
 		return "it was stopped (SIGSTOP or a debugger) for the whole "
@@ -471,7 +468,7 @@ const char *recorder_empty_reason(const struct recorder *rec)
 	/* A CPU profile of samples that all weigh nothing is empty too. */
 	if (st->value_ns > 0)
 		return NULL;
-	if (rec->sampler_name && !strcmp(rec->sampler_name, "perf"))
+	if (rec->sampler == SAMPLER_PERF)
 		return perf_empty_reason(rec);
 	if (st->ticks == 0)
 		return "it exited before the first sample";

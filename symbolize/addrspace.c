@@ -173,6 +173,14 @@ static bool same_object(const struct proc_map *a, const struct proc_map *b)
 	       !strcmp(a->path, b->path);
 }
 
+/* Whether maps[i] is an executable mapping of the object that starts at
+ * maps[first] (the vDSO, with no inode, is its own first mapping). */
+static bool exec_of_object(const struct proc_maps *maps, size_t first, size_t i)
+{
+	return maps->maps[i].executable &&
+	       (i == first || same_object(&maps->maps[i], &maps->maps[first]));
+}
+
 /* Notes each executable mapping of the object maps[first..last]. */
 static int note_exec_maps(struct module *m, const struct proc_maps *maps,
 			  size_t first, size_t last)
@@ -185,8 +193,7 @@ static int note_exec_maps(struct module *m, const struct proc_maps *maps,
 	for (size_t i = first; i <= last; i++) {
 		const struct proc_map *map = &maps->maps[i];
 
-		if (!map->executable ||
-		    (i > first && !same_object(map, &maps->maps[first])))
+		if (!exec_of_object(maps, first, i))
 			continue;
 		m->exec_maps[n++] = (struct module_info){
 			.start = map->start,
@@ -340,9 +347,7 @@ static size_t count_exec_maps(const struct proc_maps *maps, size_t first,
 	size_t n = 0;
 
 	for (size_t i = first; i <= last; i++)
-		n += maps->maps[i].executable &&
-		     (i == first ||
-		      same_object(&maps->maps[i], &maps->maps[first]));
+		n += exec_of_object(maps, first, i);
 	return n;
 }
 
