@@ -133,11 +133,7 @@ for mode in cpu wall; do
 	wait_switches "$pid" "$busy" 5 20 ||
 		fail "$what: cprof did not stop the busy thread 5 times"
 	kill -USR1 "$pid"
-	for ((n = 0; n < 400; n++)); do
-		grep -q "^execed $pid\$" "$lib_tmp/exec-$mode.out" && break
-		sleep 0.05
-	done
-	grep -q "^execed $pid\$" "$lib_tmp/exec-$mode.out" ||
+	wait_line "$lib_tmp/exec-$mode.out" "execed $pid" 20 ||
 		fail "$what: the target did not exec"
 	# The new image spins on the leader's tid without blocking: each
 	# voluntary switch is a stop by cprof.

@@ -502,6 +502,17 @@ wait_traced()
 	return 1
 }
 
+# wait_line FILE LINE TIMEOUT: wait until FILE holds the line LINE.
+wait_line()
+{
+	local n
+	for ((n = 0; n < $3 * 20; n++)); do
+		grep -qxF -e "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # wait_sampling PID CPROF TIMEOUT: wait until CPROF samples PID: traces it
 # (the ptrace sampler) or holds perf events (the perf sampler of CPU mode,
 # which neither traces nor stops).
