@@ -125,8 +125,8 @@ check_runs_on "$pid" "$TARGET_COUNTER"
 
 # --- threads born and ended, exec ---------------------------------------------
 if [ -x "$storm" ]; then
-	lib_spinning=busy
-	start_target storm "$storm"
+	# Its thread list never settles, so ready is all there is to wait for.
+	start_ready storm "$storm"
 	start_cprof "$lib_tmp/storm.rec" record --sampler=perf -F 1000 \
 		-p "$TARGET_PID" -s 60 -o "$lib_tmp/storm.prof"
 	wait_sampling "$TARGET_PID" "$CPROF_PID" 20 ||
