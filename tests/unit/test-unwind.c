@@ -456,12 +456,26 @@ static int check_vdso(struct unwinder *dw, struct unwinder *lu,
 	return check_names(sym, &exp, s->raw.info.tid, dw_frames, ndw);
 }
 
-/* C++ and Rust legacy names read as their authors wrote them. */
+/* C++ and Rust names, legacy and v0, read as their authors wrote them. */
 static int check_demangle(void)
 {
 	static const char *const cases[][2] = {
 		{"_ZN2ns4TmplIiE3runEv", "ns::Tmpl<int>::run()"},
 		{"_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write"},
+		{"_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$"
+		 "17h0123456789abcdefE",
+		 "std::rt::lang_start::{{closure}}"},
+		{"_RNvCs15kBYyAo9fc_7mycrate7example", "mycrate::example"},
+		{"_RINvNtC3std3mem8align_ofjE", "std::mem::align_of::<usize>"},
+		{"_RNvMNtCs4fqI2P2rA04_5crate4parkINtB2_7SleeperKj3_E3nap",
+		 "<crate::park::Sleeper<3>>::nap"},
+		{"_RNvXCs4fqI2P2rA04_5crateINtB2_4PipehENtB2_4Wait4wait",
+		 "<crate::Pipe<u8> as crate::Wait>::wait"},
+		{"_RNCNvCs4fqI2P2rA04_5crate4main0B3_",
+		 "crate::main::{closure#0}"},
+		{"_R", NULL},
+		{"_RNvC", NULL},
+		{"i", NULL},
 		{"main", NULL},
 	};
 
