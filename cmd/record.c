@@ -29,6 +29,7 @@
 #include "cmd/commands.h"
 #include "cmd/pipeline.h"
 #include "cmd/record.h"
+#include "cmd/symbols.h"
 #include "cmd/util.h"
 
 static const char record_usage[] =
@@ -36,6 +37,7 @@ static const char record_usage[] =
 	"                    [--mode=cpu|wall] [--format=pprof|folded|top]\n"
 	"                    [--unwinder=libdw|libunwind] [--stats]\n"
 	"                    [--sampler=auto|perf|ptrace] [--stack-size=N]\n"
+	"                    " SYMBOLS_USAGE "\n"
 	"       cprof record [options] -- COMMAND [ARGS...]\n";
 
 static const char record_help[] =
@@ -63,7 +65,8 @@ static const char record_help[] =
 	"      --stack-size=N     perf: bytes of user stack copied per sample\n"
 	"                         (default 32768, at most 65528)\n"
 	"      --stats            sampling figures on standard error\n"
-	"  -h, --help             show the help text and exit\n"
+	/* --debuginfod, --no-debuginfod */
+	SYMBOLS_HELP "  -h, --help             show the help text and exit\n"
 	"\n"
 	"Exit status:\n"
 	"  0   profile written (stacks cut short are counted by --stats)\n"
@@ -93,6 +96,7 @@ static const struct option record_longopts[] = {
 	{"stats", no_argument, NULL, OPT_STATS},
 	{"sampler", required_argument, NULL, OPT_SAMPLER},
 	{"stack-size", required_argument, NULL, OPT_STACK_SIZE},
+	SYMBOLS_LONGOPTS,
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -211,7 +215,7 @@ static int parse_option(int opt, void *ctx)
 		opts->stack_bytes = value;
 		return 0;
 	default:
-		return -EINVAL;
+		return symbols_option(opt, &opts->debuginfod) ? 0 : -EINVAL;
 	}
 invalid:
 	cprof_error("invalid %s '%s'", opt == 'p' ? "pid" : "-s", optarg);
@@ -502,6 +506,8 @@ int cmd_record(int argc, char **argv)
 	r = parse_options(argc, argv, &opts);
 	if (r != 0)
 		return r > 0 ? EXIT_ALL : EXIT_USAGE;
+	if (symbols_setup(opts.debuginfod) < 0)
+		return EXIT_USAGE;
 	r = output_open(&out, opts.output);
 	if (r < 0) {
 		output_report_error(opts.output, r);

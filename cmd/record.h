@@ -11,6 +11,7 @@
 #include "attach/attach.h"
 #include "cmd/pipeline.h"
 #include "pprofout/profile.h"
+#include "symbolize/debuginfod.h"
 #include "symbolize/unwind.h"
 
 #define RECORD_DEFAULT_HZ      100
@@ -45,6 +46,7 @@ struct record_options {
 	size_t stack_bytes; /* perf: user stack copied per sample; 0 default */
 	bool stats;
 	bool output_named; /* cprof chose the file name: say it */
+	enum debuginfod_mode debuginfod;
 };
 
 /* What cprof remembers of a thread between ticks. */

@@ -16,6 +16,7 @@
 #include "attach/attach.h"
 #include "cmd/commands.h"
 #include "cmd/pipeline.h"
+#include "cmd/symbols.h"
 #include "cmd/util.h"
 #include "config.h"
 #include "pprofout/profile.h"
@@ -24,7 +25,8 @@
 
 static const char threads_usage[] =
 	"usage: cprof threads -p PID [--debug=0|1|2] [-o FILE]\n"
-	"                     [--unwinder=libdw|libunwind] [--pcs] [--stats]\n";
+	"                     [--unwinder=libdw|libunwind] [--pcs] [--stats]\n"
+	"                     " SYMBOLS_USAGE "\n";
 
 static const char threads_help[] =
 	"\n"
@@ -40,7 +42,8 @@ static const char threads_help[] =
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
 	"      --pcs              debug=2: end each frame with its address\n"
 	"      --stats            capture figures on standard error\n"
-	"  -h, --help             show the help text and exit\n"
+	/* --debuginfod, --no-debuginfod */
+	SYMBOLS_HELP "  -h, --help             show the help text and exit\n"
 	"\n"
 	"Exit status:\n"
 	"  0   every thread shown, its stack unwound to its end\n"
@@ -57,6 +60,7 @@ struct threads_options {
 	bool pcs;
 	bool stats;
 	bool output_named; /* cprof chose the file name: say it */
+	enum debuginfod_mode debuginfod;
 };
 
 enum {
@@ -73,6 +77,7 @@ static const struct option threads_longopts[] = {
 	{"unwinder", required_argument, NULL, OPT_UNWINDER},
 	{"pcs", no_argument, NULL, OPT_PCS},
 	{"stats", no_argument, NULL, OPT_STATS},
+	SYMBOLS_LONGOPTS,
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -115,7 +120,7 @@ static int parse_option(int opt, void *ctx)
 		opts->stats = true;
 		return 0;
 	default:
-		return -EINVAL;
+		return symbols_option(opt, &opts->debuginfod) ? 0 : -EINVAL;
 	}
 }
 
@@ -408,6 +413,8 @@ int cmd_threads(int argc, char **argv)
 	r = parse_options(argc, argv, &opts);
 	if (r != 0)
 		return r > 0 ? EXIT_ALL : EXIT_USAGE;
+	if (symbols_setup(opts.debuginfod) < 0)
+		return EXIT_USAGE;
 	/* Before the target is touched: a bad -o must not cost it a stop. */
 	r = output_open(&out, opts.output);
 	if (r < 0) {

@@ -19,6 +19,7 @@
 #include "attach/procfs.h"
 #include "symbolize/addrspace.h"
 #include "symbolize/debugfile.h"
+#include "symbolize/debuginfod.h"
 #include "symbolize/symtab.h"
 
 #define VDSO_NAME      "[vdso]"
@@ -40,6 +41,7 @@ struct module {
 	size_t nexec_maps;
 	char *path;
 	char build_id[2 * 64 + 1];
+	Dwfl *dwfl; /* the address space's */
 	pid_t pid;
 	uint64_t first_start, first_end; /* names /proc/PID/map_files/ */
 	bool is_vdso;
@@ -113,13 +115,21 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 	return fd;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /*
  * A module's debug file, looked up by build id first so that one with
  * compressed sections is handed over inflated (debugfile.h): libdwfl's own
  * build-id lookup would keep the file it opened, compressed.  Anything else
- * (.gnu_debuglink, debuginfod, and the dwz file asked for in a later call)
- * is libdwfl's own search.  The file name is the real one: dwz's
- * .gnu_debugaltlink is resolved relative to it.
+ * (.gnu_debuglink, and the dwz file asked for in a later call) is
+ * libdwfl's own search, then debuginfod where allowed (debuginfod.h).
+ * The file name is the real one: dwz's .gnu_debugaltlink is resolved
+ * relative to it.
  */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 			  const char *modname, Dwarf_Addr base,
@@ -140,9 +150,13 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 		if (fd >= 0)
 			return fd;
 	}
-	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
-					    file_name, debuglink_file,
-					    debuglink_crc, debuginfo_file_name);
+	if (!m)
+		return dwfl_standard_find_debuginfo(
+			mod, userdata, modname, base, file_name, debuglink_file,
+			debuglink_crc, debuginfo_file_name);
+	return debuginfod_find(m->dwfl, base_name(m->path), mod, userdata,
+			       modname, base, file_name, debuglink_file,
+			       debuglink_crc, debuginfo_file_name);
 }
 
 static const Dwfl_Callbacks dwfl_callbacks = {
@@ -209,7 +223,8 @@ static int note_exec_maps(struct module *m, const struct proc_maps *maps,
 	return 0;
 }
 
-static struct module *module_new(pid_t pid, const struct proc_maps *maps,
+static struct module *module_new(struct addrspace *as,
+				 const struct proc_maps *maps,
 				 size_t first_index, size_t last_index)
 {
 	const struct proc_map *first = &maps->maps[first_index];
@@ -223,7 +238,8 @@ static struct module *module_new(pid_t pid, const struct proc_maps *maps,
 		module_free(m);
 		return NULL;
 	}
-	m->pid = pid;
+	m->pid = as->pid;
+	m->dwfl = as->dwfl;
 	m->first_start = first->start;
 	m->first_end = first->end;
 	m->is_vdso = !strcmp(first->path, VDSO_NAME);
@@ -364,7 +380,7 @@ static int add_object(struct addrspace *as, const struct proc_maps *maps,
 	int r;
 
 	if (fresh) {
-		m = module_new(as->pid, maps, first, last);
+		m = module_new(as, maps, first, last);
 		if (!m)
 			return -ENOMEM;
 		r = keep_module(as, m);
