@@ -7,13 +7,18 @@
  * eu-stack's; only the file each module is read from differs: cprof opens
  * it as the target sees it.
  */
+#include <elf.h>
+#include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "attach/procfs.h"
@@ -47,7 +52,11 @@ struct module {
 	bool is_vdso;
 	Dwfl_Module *dwmod; /* NULL once the object is unmapped */
 	bool image_tried, info_tried;
-	bool debuginfo_asked; /* libdwfl asks again only for a dwz file */
+	bool debuginfo_asked;  /* libdwfl asks again only for a dwz file */
+	uint64_t inode;	       /* of the first mapping */
+	uint8_t mapped_id[64]; /* the build id in the target's memory */
+	size_t mapped_id_len;
+	bool mapped_id_tried;
 	const uint8_t *image; /* the whole ELF file, owned by libelf */
 	size_t image_size;
 	uint64_t bias;
@@ -66,33 +75,155 @@ struct addrspace {
 	size_t nall, all_cap;
 };
 
-static char *module_file_path(const struct module *m)
+/* The length of a /proc/PID/maps path without its " (deleted)". */
+static size_t undeleted_len(const char *path)
 {
-	size_t len = strlen(m->path);
-	size_t suffix = strlen(DELETED_SUFFIX);
-	char *path;
+	size_t len = strlen(path), suffix = strlen(DELETED_SUFFIX);
 
-	if (len > suffix && !strcmp(m->path + len - suffix, DELETED_SUFFIX))
-		len -= suffix;
-	if (asprintf(&path, "/proc/%d/root%.*s", (int)m->pid, (int)len,
-		     m->path) < 0)
-		return NULL;
-	return path;
+	if (len > suffix && !strcmp(path + len - suffix, DELETED_SUFFIX))
+		return len - suffix;
+	return len;
+}
+
+static int read_target(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr,
+			       .iov_len = len};
+
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len
+		       ? 0
+		       : -EFAULT;
+}
+
+/* The GNU build id in a note section or segment, or NULL. */
+static const uint8_t *note_build_id(const uint8_t *notes, size_t len,
+				    size_t *ret_len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(Elf64_Nhdr)) {
+		Elf64_Nhdr nhdr;
+		size_t name_off = off + sizeof(nhdr), desc_off;
+
+		memcpy(&nhdr, notes + off, sizeof(nhdr));
+		desc_off = name_off + ((nhdr.n_namesz + 3) & ~3u);
+		if (desc_off > len || nhdr.n_descsz > len - desc_off)
+			return NULL;
+		if (nhdr.n_type == NT_GNU_BUILD_ID && nhdr.n_namesz == 4 &&
+		    !memcmp(notes + name_off, "GNU", 4)) {
+			*ret_len = nhdr.n_descsz;
+			return notes + desc_off;
+		}
+		off = desc_off + ((nhdr.n_descsz + 3) & ~3u);
+	}
+	return NULL;
+}
+
+#define MAX_MAPPED_PHDRS 64
+#define MAX_MAPPED_NOTES 4096
+
+/* The build id of the object as the target has it mapped, read from its
+ * memory: ELF header, program headers and notes lie in the mapping of
+ * file offset 0.  Read once; 0 bytes when it has none or it is
+ * unreadable. */
+static void load_mapped_build_id(struct module *m)
+{
+	Elf64_Phdr phdrs[MAX_MAPPED_PHDRS];
+	uint8_t notes[MAX_MAPPED_NOTES];
+	const Elf64_Phdr *load = NULL;
+	const uint8_t *id;
+	Elf64_Ehdr ehdr;
+	uint64_t bias;
+	size_t len;
+
+	if (m->mapped_id_tried)
+		return;
+	m->mapped_id_tried = true;
+	if (m->info.file_offset != 0 ||
+	    read_target(m->pid, m->first_start, &ehdr, sizeof(ehdr)) < 0 ||
+	    memcmp(ehdr.e_ident, ELFMAG, SELFMAG) ||
+	    ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    ehdr.e_phentsize != sizeof(Elf64_Phdr) ||
+	    ehdr.e_phnum > MAX_MAPPED_PHDRS ||
+	    read_target(m->pid, m->first_start + ehdr.e_phoff, phdrs,
+			ehdr.e_phnum * sizeof(phdrs[0])) < 0)
+		return;
+	for (size_t i = 0; i < ehdr.e_phnum && !load; i++)
+		if (phdrs[i].p_type == PT_LOAD)
+			load = &phdrs[i];
+	if (!load)
+		return;
+	bias = m->first_start - (load->p_vaddr - load->p_offset);
+	for (size_t i = 0; i < ehdr.e_phnum; i++) {
+		len = phdrs[i].p_filesz < sizeof(notes) ? phdrs[i].p_filesz
+							: sizeof(notes);
+		if (phdrs[i].p_type != PT_NOTE ||
+		    read_target(m->pid, bias + phdrs[i].p_vaddr, notes, len) <
+			    0)
+			continue;
+		id = note_build_id(notes, len, &len);
+		if (id && len <= sizeof(m->mapped_id)) {
+			memcpy(m->mapped_id, id, len);
+			m->mapped_id_len = len;
+			return;
+		}
+	}
+}
+
+/*
+ * Whether the file open at fd is the object the target has mapped: the
+ * same build id as in the target's memory; for an object without one,
+ * the same inode.  A path can name another file since (a deploy renamed
+ * a new one over it) and an overlay file system shows the file under
+ * another inode than the mapping's, so a build id is the better proof.
+ */
+static bool is_mapped_file(struct module *m, int fd)
+{
+	const void *id = NULL;
+	struct stat st;
+	ssize_t len = -1;
+	Elf *elf;
+
+	load_mapped_build_id(m);
+	if (!m->mapped_id_len)
+		return fstat(fd, &st) == 0 && st.st_ino == m->inode;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf)
+		len = dwelf_elf_gnu_build_id(elf, &id);
+	len = len == (ssize_t)m->mapped_id_len &&
+	      !memcmp(id, m->mapped_id, m->mapped_id_len);
+	elf_end(elf);
+	return len;
+}
+
+/* path opened, if it is the object mapped; else -1. */
+static int open_mapped(struct module *m, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && !is_mapped_file(m, fd)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /*
  * Opens the object the target really has mapped: map_files/ holds the very
  * inode (deleted or replaced files too) but needs CAP_SYS_ADMIN or
- * CAP_CHECKPOINT_RESTORE; root/ resolves the path in the target's mount
- * namespace.  The file name handed back to libdwfl is the target's path,
- * which is what .gnu_debuglink lookups under /usr/lib/debug expect.
+ * CAP_CHECKPOINT_RESTORE.  Without them root/ resolves the path in the
+ * target's mount namespace, and exe is the executable even once deleted
+ * or replaced; either is taken only when it is the mapped object.  The
+ * file name handed back to libdwfl is the target's path, which is what
+ * .gnu_debuglink lookups under /usr/lib/debug expect.
  */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 		    Dwarf_Addr base, char **file_name, Elf **elfp)
 {
 	struct module *m = *userdata;
-	char path[64];
-	char *root_path;
+	char path[PATH_MAX];
 	int fd;
 
 	if (!m)
@@ -103,16 +234,24 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 (int)m->pid, m->first_start, m->first_end);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && snprintf(path, sizeof(path), "/proc/%d/root%s",
+			       (int)m->pid, m->path) < (int)sizeof(path))
+		fd = open_mapped(m, path);
 	if (fd < 0) {
-		root_path = module_file_path(m);
-		if (!root_path)
-			return -1;
-		fd = open(root_path, O_RDONLY | O_CLOEXEC);
-		free(root_path);
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)m->pid);
+		fd = open_mapped(m, path);
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
 		*file_name = strdup(m->path);
-	return fd;
+		return fd;
+	}
+	/* No file is the mapped object (a library deleted or replaced, and
+	 * no map_files): its loaded segments, which hold what unwinding
+	 * and .dynsym names need, are read from the target's memory as the
+	 * vDSO's are. */
+	snprintf(path, sizeof(path), "[vdso: %d]", (int)m->pid);
+	return dwfl_linux_proc_find_elf(mod, userdata, path, m->first_start,
+					file_name, elfp);
 }
 
 static const char *base_name(const char *path)
@@ -233,13 +372,16 @@ static struct module *module_new(struct addrspace *as,
 
 	if (!m)
 		return NULL;
-	m->path = strdup(first->path);
+	/* The path the file had: a deleted one keeps its name, as Go's
+	 * profiles show it. */
+	m->path = strndup(first->path, undeleted_len(first->path));
 	if (!m->path || note_exec_maps(m, maps, first_index, last_index) < 0) {
 		module_free(m);
 		return NULL;
 	}
 	m->pid = as->pid;
 	m->dwfl = as->dwfl;
+	m->inode = first->inode;
 	m->first_start = first->start;
 	m->first_end = first->end;
 	m->is_vdso = !strcmp(first->path, VDSO_NAME);
@@ -329,7 +471,8 @@ static struct module *find_unchanged(struct addrspace *as,
 
 	if (m && m->info.start == first->start && m->info.end == end &&
 	    m->first_end == first->end && m->nexec_maps == nexec_maps &&
-	    !strcmp(m->path, first->path))
+	    strlen(m->path) == undeleted_len(first->path) &&
+	    !strncmp(m->path, first->path, strlen(m->path)))
 		return m;
 	return NULL;
 }

@@ -3,8 +3,10 @@
  * The target's address space as cprof sees it: its mappings, grouped into
  * modules (one per loaded ELF object) held by one libdw Dwfl for the whole
  * run.  Files are opened as the target sees them, through
- * /proc/PID/map_files/ or /proc/PID/root/, so deleted or replaced binaries
- * and other mount namespaces resolve to the bytes really mapped.
+ * /proc/PID/map_files/, or /proc/PID/root/ and /proc/PID/exe checked by
+ * build id, so deleted or replaced binaries and other mount namespaces
+ * resolve to the bytes really mapped; an object no file holds any more
+ * is read from the target's memory.
  */
 #ifndef CPROF_SYMBOLIZE_ADDRSPACE_H
 #define CPROF_SYMBOLIZE_ADDRSPACE_H
