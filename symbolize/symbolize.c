@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "symbolize/demangle.h"
+#include "symbolize/perfmap.h"
 #include "symbolize/symbolize.h"
 #include "symbolize/symtab.h"
 
@@ -36,6 +37,7 @@ struct loc_slot {
 
 struct symbolizer {
 	struct addrspace *as;
+	struct perfmap *jit; /* names of code in no object */
 	struct strtab strings;
 	struct loc_slot *locs;
 	size_t locs_cap, nlocs;
@@ -160,9 +162,10 @@ int symbolizer_new(struct addrspace *as, struct symbolizer **ret_sym)
 	if (!sym)
 		return -ENOMEM;
 	sym->as = as;
+	sym->jit = perfmap_new(addrspace_pid(as));
 	sym->locs_cap = TABLE_MIN_CAP;
 	sym->locs = calloc(sym->locs_cap, sizeof(*sym->locs));
-	if (!sym->locs || strtab_grow(&sym->strings) < 0) {
+	if (!sym->jit || !sym->locs || strtab_grow(&sym->strings) < 0) {
 		symbolizer_free(sym);
 		return -ENOMEM;
 	}
@@ -178,6 +181,7 @@ void symbolizer_free(struct symbolizer *sym)
 		free(sym->locs[i].loc);
 	free(sym->locs);
 	strtab_release(&sym->strings);
+	perfmap_free(sym->jit);
 	free(sym);
 }
 
@@ -563,6 +567,9 @@ static int resolve(struct symbolizer *sym, struct sym_location *loc,
 		if (r < 0)
 			return r;
 		name = symtab_name(sym->as, addr, &sym_start);
+	} else if (!loc->module) {
+		/* Code in no object: JIT code, named by the perf map. */
+		name = perfmap_lookup(sym->jit, addr, &sym_start);
 	}
 	/* The symbol table says where the machine code starts even for
 	 * split (hot/cold) functions, where DWARF's entry may lie after. */
