@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The debuginfod switches and what a fetch shows: its progress on a
+ * The debuginfod and cache switches, and what a fetch shows: its progress on a
  * terminal, one line at a time, erased when it ends, and one line on
  * stderr when the servers fail, since frames then lose their file:line.
  */
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd/util.h"
+#include "symbolize/debugcache.h"
 
 /* Progress is redrawn at most this often, in nanoseconds. */
 #define PROGRESS_INTERVAL_NS 200000000LL
@@ -21,9 +22,14 @@ struct fetch_display {
 	int64_t shown_ns;
 };
 
+static bool no_cache;
+
 bool symbols_option(int opt, enum debuginfod_mode *mode)
 {
 	switch (opt) {
+	case OPT_NO_CACHE:
+		no_cache = true;
+		return true;
 	case OPT_DEBUGINFOD:
 		*mode = DEBUGINFOD_ON;
 		return true;
@@ -88,6 +94,7 @@ int symbols_setup(enum debuginfod_mode mode)
 {
 	static struct fetch_display display;
 
+	debugcache_configure(!no_cache);
 	if (debuginfod_configure(mode, on_fetch, &display) < 0) {
 		cprof_error("--debuginfod: DEBUGINFOD_URLS names no server");
 		return -EINVAL;

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "symbolize/debugcache.h"
 #include "symbolize/debugfile.h"
 
 /* No real debug section comes near this; a larger ch_size is garbage. */
@@ -248,16 +249,20 @@ static int fill_tail(uint8_t *tail, uint64_t tail_start, uint64_t file_size,
 	return err;
 }
 
-static int rewrite(const struct elf_input *in, struct section_plan *plan)
+/* Where the new file's own data starts: a page after the old end. */
+static uint64_t tail_start_of(const struct elf_input *in)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t tail_start = align_up(in->size, page);
-	uint64_t file_size = plan_sections(in, plan, tail_start);
+	return align_up(in->size, (uint64_t)sysconf(_SC_PAGESIZE));
+}
+
+/* The new file, as plan_sections() laid it out, in a memfd. */
+static int rewrite(const struct elf_input *in, const struct section_plan *plan,
+		   uint64_t file_size)
+{
+	uint64_t tail_start = tail_start_of(in);
 	uint8_t *tail;
 	int out, err;
 
-	if (file_size == 0)
-		return -ENODATA;
 	out = memfd_create("cprof-debuginfo", MFD_CLOEXEC);
 	if (out < 0)
 		return -errno;
@@ -316,27 +321,6 @@ static int input_load(int fd, struct elf_input *in)
 	return err;
 }
 
-static int inflate_input(const struct elf_input *in)
-{
-	struct section_plan *plan = calloc(in->nsections, sizeof(*plan));
-	int ret = plan ? rewrite(in, plan) : -ENOMEM;
-
-	free(plan);
-	return ret;
-}
-
-int debugfile_inflate(int fd)
-{
-	struct elf_input in;
-	int ret = input_load(fd, &in);
-
-	if (ret)
-		return ret;
-	ret = inflate_input(&in);
-	input_release(&in);
-	return ret;
-}
-
 /* Whether one SHT_NOTE section holds a GNU build-id note equal to id. */
 static bool note_has_build_id(const uint8_t *notes, uint64_t len,
 			      const unsigned char *id, size_t id_len)
@@ -374,6 +358,93 @@ static bool has_build_id(const struct elf_input *in, const unsigned char *id,
 	return false;
 }
 
+/* The section table a whole rewrite of in holds: each section where the
+ * plan put it, inflated ones no longer compressed. */
+static bool matches_plan(const struct elf_input *in,
+			 const struct section_plan *plan,
+			 const struct elf_input *out, uint64_t file_size)
+{
+	if (out->size != file_size || out->nsections != in->nsections ||
+	    out->ehdr->e_shoff !=
+		    file_size - in->nsections * sizeof(Elf64_Shdr))
+		return false;
+	for (size_t i = 0; i < in->nsections; i++) {
+		const Elf64_Shdr *o = &out->shdrs[i], *old = &in->shdrs[i];
+
+		if (o->sh_offset != plan[i].offset ||
+		    o->sh_size != plan[i].size || o->sh_type != old->sh_type ||
+		    o->sh_name != old->sh_name ||
+		    (plan[i].action != SECTION_KEEP &&
+		     (o->sh_flags & SHF_COMPRESSED)))
+			return false;
+	}
+	return true;
+}
+
+/* The cached rewrite of in, if the cache holds a whole one: the size and
+ * section table the plan gives, and the build id. */
+static int open_cached(const struct elf_input *in,
+		       const struct section_plan *plan, uint64_t file_size,
+		       const unsigned char *build_id, size_t len)
+{
+	int fd = debugcache_open(build_id, len);
+	struct elf_input cached;
+	bool whole;
+
+	if (fd < 0)
+		return -ENOENT;
+	if (input_load(fd, &cached) != 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	whole = matches_plan(in, plan, &cached, file_size) &&
+		has_build_id(&cached, build_id, len);
+	input_release(&cached);
+	if (!whole) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+/* The rewrite of in: from the cache when build_id is given and it holds
+ * one, else made now (and then cached).  -ENODATA when in has nothing to
+ * inflate. */
+static int inflate_input(const struct elf_input *in,
+			 const unsigned char *build_id, size_t len)
+{
+	struct section_plan *plan = calloc(in->nsections, sizeof(*plan));
+	uint64_t file_size;
+	int ret;
+
+	if (!plan)
+		return -ENOMEM;
+	file_size = plan_sections(in, plan, tail_start_of(in));
+	ret = file_size ? -ENOENT : -ENODATA;
+	if (file_size && build_id)
+		ret = open_cached(in, plan, file_size, build_id, len);
+	if (ret == -ENOENT) {
+		ret = rewrite(in, plan, file_size);
+		/* A cache: whether it took the file changes nothing. */
+		if (ret >= 0 && build_id)
+			debugcache_store(build_id, len, ret, file_size);
+	}
+	free(plan);
+	return ret;
+}
+
+int debugfile_inflate(int fd)
+{
+	struct elf_input in;
+	int ret = input_load(fd, &in);
+
+	if (ret)
+		return ret;
+	ret = inflate_input(&in, NULL, 0);
+	input_release(&in);
+	return ret;
+}
+
 static char *build_id_path(const unsigned char *id, size_t len)
 {
 	static const char dir[] = "/usr/lib/debug/.build-id/";
@@ -405,7 +476,7 @@ static int open_checked(int fd, const unsigned char *build_id, size_t len)
 	if (!has_build_id(&in, build_id, len))
 		ret = -ENOENT;
 	else
-		ret = inflate_input(&in);
+		ret = inflate_input(&in, build_id, len);
 	input_release(&in);
 	return ret == -ENOENT || ret >= 0 ? ret : fd;
 }
