@@ -20,15 +20,33 @@
  *
  * A transfer is never cancelled from the progress callback: libdebuginfod
  * 0.188 then records the file as missing on the server for ten minutes.
+ *
+ * cprof does not link libdebuginfod: libdw loads it when it first fetches,
+ * and loading it, with libcurl and some thirty libraries behind it, cost
+ * every cprof run 15 ms at start.  The four calls that show progress are
+ * looked up in the copy libdw loaded.
  */
-#include <elfutils/debuginfod.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "symbolize/debuginfod.h"
 
-#define URLS_VAR "DEBUGINFOD_URLS"
+#define URLS_VAR	  "DEBUGINFOD_URLS"
+#define DEBUGINFOD_SONAME "libdebuginfod.so.1"
+
+/* libdebuginfod's (elfutils/debuginfod.h); debuginfod_client is named by
+ * libdwfl.h. */
+typedef int (*progress_fn)(debuginfod_client *client, long a, long b);
+
+static struct {
+	bool tried;
+	void (*set_progressfn)(debuginfod_client *client, progress_fn fn);
+	void (*set_user_data)(debuginfod_client *client, void *value);
+	void *(*get_user_data)(debuginfod_client *client);
+	const char *(*get_url)(debuginfod_client *client);
+} client_api;
 
 static const struct {
 	const char *name, *value;
@@ -91,6 +109,31 @@ static void apply_policy(void)
 		setenv(bounds[i].name, bounds[i].value, 0);
 }
 
+/* The progress calls, from the libdebuginfod libdw has loaded; false when
+ * it has loaded none. */
+static bool load_client_api(void)
+{
+	void *lib;
+
+	if (!client_api.tried) {
+		client_api.tried = true;
+		/* Held open for good: libdw holds it too. */
+		lib = dlopen(DEBUGINFOD_SONAME, RTLD_LAZY | RTLD_NOLOAD);
+		if (lib) {
+			*(void **)&client_api.set_progressfn =
+				dlsym(lib, "debuginfod_set_progressfn");
+			*(void **)&client_api.set_user_data =
+				dlsym(lib, "debuginfod_set_user_data");
+			*(void **)&client_api.get_user_data =
+				dlsym(lib, "debuginfod_get_user_data");
+			*(void **)&client_api.get_url =
+				dlsym(lib, "debuginfod_get_url");
+		}
+	}
+	return client_api.set_progressfn && client_api.set_user_data &&
+	       client_api.get_user_data && client_api.get_url;
+}
+
 static void report(const struct debuginfod_event *event)
 {
 	if (policy.report)
@@ -102,8 +145,8 @@ static void report(const struct debuginfod_event *event)
  * count), b the file's size when known. */
 static int on_progress(debuginfod_client *client, long a, long b)
 {
-	struct fetch *fetch = debuginfod_get_user_data(client);
-	const char *url = debuginfod_get_url(client);
+	struct fetch *fetch = client_api.get_user_data(client);
+	const char *url = client_api.get_url(client);
 	struct debuginfod_event event = {
 		.kind = DEBUGINFOD_PROGRESS,
 		.module = fetch ? fetch->module : "",
@@ -140,15 +183,17 @@ int debuginfod_find(Dwfl *dwfl, const char *name, Dwfl_Module *mod,
 	fetching = debuginfod_enabled();
 	if (fetching)
 		client = dwfl_get_debuginfod_client(dwfl);
+	if (client && !load_client_api())
+		client = NULL;
 	if (client) {
-		debuginfod_set_user_data(client, &fetch);
-		debuginfod_set_progressfn(client, on_progress);
+		client_api.set_user_data(client, &fetch);
+		client_api.set_progressfn(client, on_progress);
 	}
 	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base,
 					  file_name, debuglink_file,
 					  debuglink_crc, debuginfo_file_name);
 	if (client)
-		debuginfod_set_user_data(client, NULL);
+		client_api.set_user_data(client, NULL);
 	if (fetch.reported) {
 		struct debuginfod_event done = {.kind = DEBUGINFOD_DONE,
 						.module = name};
