@@ -65,7 +65,7 @@ static const char record_help[] =
 	"      --stack-size=N     perf: bytes of user stack copied per sample\n"
 	"                         (default 32768, at most 65528)\n"
 	"      --stats            sampling figures on standard error\n"
-	/* --debuginfod, --no-debuginfod */
+	/* --debuginfod, --no-debuginfod, --no-cache */
 	SYMBOLS_HELP "  -h, --help             show the help text and exit\n"
 	"\n"
 	"Exit status:\n"

@@ -42,7 +42,7 @@ static const char threads_help[] =
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
 	"      --pcs              debug=2: end each frame with its address\n"
 	"      --stats            capture figures on standard error\n"
-	/* --debuginfod, --no-debuginfod */
+	/* --debuginfod, --no-debuginfod, --no-cache */
 	SYMBOLS_HELP "  -h, --help             show the help text and exit\n"
 	"\n"
 	"Exit status:\n"
