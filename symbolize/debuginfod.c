@@ -23,11 +23,12 @@
  *
  * cprof does not link libdebuginfod: libdw loads it when it first fetches,
  * and loading it, with libcurl and some thirty libraries behind it, cost
- * every cprof run 15 ms at start.  The four calls that show progress are
+ * every cprof run 15 ms at start.  The calls that show progress are
  * looked up in the copy libdw loaded.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,8 @@ static struct {
 	void (*set_user_data)(debuginfod_client *client, void *value);
 	void *(*get_user_data)(debuginfod_client *client);
 	const char *(*get_url)(debuginfod_client *client);
+	void (*set_verbose_fd)(debuginfod_client *client, int fd);
+	int null_fd;
 } client_api;
 
 static const struct {
@@ -128,10 +131,14 @@ static bool load_client_api(void)
 				dlsym(lib, "debuginfod_get_user_data");
 			*(void **)&client_api.get_url =
 				dlsym(lib, "debuginfod_get_url");
+			*(void **)&client_api.set_verbose_fd =
+				dlsym(lib, "debuginfod_set_verbose_fd");
 		}
+		client_api.null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	}
 	return client_api.set_progressfn && client_api.set_user_data &&
-	       client_api.get_user_data && client_api.get_url;
+	       client_api.get_user_data && client_api.get_url &&
+	       client_api.set_verbose_fd && client_api.null_fd >= 0;
 }
 
 static void report(const struct debuginfod_event *event)
@@ -188,6 +195,10 @@ int debuginfod_find(Dwfl *dwfl, const char *name, Dwfl_Module *mod,
 	if (client) {
 		client_api.set_user_data(client, &fetch);
 		client_api.set_progressfn(client, on_progress);
+		/* libdebuginfod 0.188 writes some messages to its verbose
+		 * fd even when it has none (-1), and each such dprintf leaks
+		 * glibc's 8 KiB buffer: with MAXSIZE set, one a fetch. */
+		client_api.set_verbose_fd(client, client_api.null_fd);
 	}
 	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base,
 					  file_name, debuglink_file,
