@@ -1709,7 +1709,7 @@ int target_sample(struct target *target, enum capture_policy policy,
 	int r;
 
 	target->check_displaced = policy == CAPTURE_RUNNING;
-	/* The policy may carry SCHED_RESET_ON_FORK (cmd/util.c). */
+	/* The policy may carry SCHED_RESET_ON_FORK (session.c). */
 	target->sampler_realtime =
 		(sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO;
 	target->sample_start_ns = now_ns();

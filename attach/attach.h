@@ -62,6 +62,12 @@ struct raw_sample {
 	 * target_options.read_blocked): of the registers only rsp and rip
 	 * are known, the SP and PC /proc/.../syscall showed. */
 	bool read_blocked;
+	/* What the sample weighs in the profile: the CPU time its thread
+	 * used (cpu), the period (wall); set by the session's sampler. */
+	int64_t weight_ns;
+	/* perf: the kernel copied all the stack asked for, so a walk that
+	 * runs out of the copy is truncated, not cut. */
+	bool copy_full;
 };
 
 /* Every live thread seen by one sample or snapshot, sorted by tid. */
