@@ -147,6 +147,8 @@ static int add_sample(void *ctx, const struct raw_sample *s)
 	char buf[32];
 	int r;
 
+	if (!c->stacks)
+		return 0;
 	r = stacks_of(c->stacks, s, &stack, &depth, &cut);
 	if (r <= 0)
 		return r;
@@ -162,21 +164,22 @@ static int on_exec(void *ctx)
 {
 	struct collector *c = ctx;
 
-	return stacks_exec(c->stacks);
+	return c->stacks ? stacks_exec(c->stacks) : 0;
 }
 
 static bool needs_stop(void *ctx, const struct raw_sample *s)
 {
 	struct collector *c = ctx;
 
-	return stacks_walk_falls_short(c->stacks, s);
+	return c->stacks && stacks_walk_falls_short(c->stacks, s);
 }
 
 static int next_batch(void *ctx)
 {
 	struct collector *c = ctx;
 
-	stacks_next_batch(c->stacks);
+	if (c->stacks)
+		stacks_next_batch(c->stacks);
 	return 0;
 }
 
