@@ -58,6 +58,10 @@ struct raw_sample {
 	 * and its stop, so it stopped where it had been preempted rather
 	 * than where it ran (see displaced() in attach.c). */
 	bool displaced;
+	/* CAPTURE_RUNNING: the thread was running at the scan but asleep
+	 * in a system call by its stop (the stop interrupted the call).
+	 * Its info then says so: state S, waiting in that call. */
+	bool blocked_at_stop;
 	/* Read without a stop while it was blocked in the kernel (see
 	 * target_options.read_blocked): of the registers only rsp and rip
 	 * are known, the SP and PC /proc/.../syscall showed. */

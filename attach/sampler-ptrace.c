@@ -121,7 +121,7 @@ static int64_t weigh(struct session *s, struct ptrace_state *ps,
 
 	if (s->opts->mode == SESSION_WALL)
 		return ps->period_ns;
-	if (!sample->captured || sample->displaced)
+	if (!sample->captured || sample->displaced || sample->blocked_at_stop)
 		return 0;
 	if (cpu_ns > memo->cpu_ns)
 		used = cpu_ns - memo->cpu_ns;
@@ -164,6 +164,7 @@ static int hand_over(struct session *s, struct ptrace_state *ps,
 			session_count_pause(st, sample->pause_ns);
 		}
 		st->displaced += sample->displaced;
+		st->blocked_at_stop += sample->blocked_at_stop;
 		sample->weight_ns = weigh(s, ps, sample, &ps->memos[i]);
 		r = s->sink->sample(s->sink->ctx, sample);
 		if (r > 0) {

@@ -69,6 +69,7 @@ struct session_options {
 
 struct session_stats {
 	uint64_t ticks, missed_ticks, samples, stopped, displaced;
+	uint64_t blocked_at_stop; /* running at the scan, asleep at the stop */
 	uint64_t stopped_ticks; /* ticks that found the target group-stopped */
 	uint64_t value_ns;	/* the kept samples' weights, summed */
 	uint64_t lost;		/* perf: samples the kernel dropped */

@@ -402,12 +402,14 @@ static void print_stats(const struct session_result *res,
 	fprintf(stderr,
 		"cprof: ticks %llu (missed %llu), samples %llu, threads "
 		"stopped per tick %.2f, stacks reused %zu, displaced %llu, "
+		"asleep at the stop %llu, "
 		"pause p50 %.1fus p99 %.1fus max %.1fus, cut stacks %zu\n",
 		(unsigned long long)st->ticks,
 		(unsigned long long)st->missed_ticks,
 		(unsigned long long)st->samples,
 		st->ticks ? (double)st->stopped / st->ticks : 0.0, cs.reused,
 		(unsigned long long)st->displaced,
+		(unsigned long long)st->blocked_at_stop,
 		session_pause_percentile(st, 0.5) / 1e3,
 		session_pause_percentile(st, 0.99) / 1e3,
 		st->pause_max_ns / 1e3, cs.cut);
