@@ -52,7 +52,7 @@ start_target split "$split" 2
 pid=$TARGET_PID
 before=$(target_report split "$pid" 1) || framework_error "no report"
 start_cprof "$lib_tmp/perf.out" record --sampler=perf -F 1000 -p "$pid" \
-	-s 2 --stats -o "$lib_tmp/perf.prof"
+	-s 4 --stats -o "$lib_tmp/perf.prof"
 wait_sampling "$pid" "$CPROF_PID" 20 || fail "perf: cprof did not start"
 traced=0
 while kill -0 "$CPROF_PID" 2>/dev/null; do
@@ -60,7 +60,7 @@ while kill -0 "$CPROF_PID" 2>/dev/null; do
 		grep -q '^TracerPid:[[:space:]]*0$' "$t" 2>/dev/null ||
 			traced=$((traced + 1))
 	done
-	sleep 0.1 # sampling the tracer field while cprof runs, bounded by -s 2
+	sleep 0.1 # sampling the tracer field while cprof runs, bounded by -s 4
 done
 wait "$CPROF_PID"
 rc=$?
