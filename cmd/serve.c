@@ -45,8 +45,9 @@ static const char serve_help[] =
 	"--no-auth\n"
 	"      --max-seconds N    the longest profile a request may ask\n"
 	"                         (default 300)\n"
-	"      --token-file FILE  requests must carry 'Authorization: Bearer\n"
-	"                         TOKEN', TOKEN the file's first line\n"
+	"      --token-file FILE  requests must carry the header\n"
+	"                         Authorization: Bearer TOKEN, TOKEN the\n"
+	"                         file's first line\n"
 	"      --no-auth          serve a non-loopback address without a "
 	"token\n"
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
@@ -59,8 +60,8 @@ static const char serve_help[] =
 	"  0   ended by SIGINT, SIGTERM, SIGHUP or SIGQUIT\n"
 	"  2   cannot serve: no such process, the address cannot be bound\n"
 	"  3   the process exited\n"
-	"  64  command line error, or a non-loopback address without\n"
-	"      --token-file or --no-auth\n";
+	"  64  command line error, or a non-loopback address with no\n"
+	"      token file and no --no-auth\n";
 
 enum {
 	OPT_MAX_SECONDS = 256,
