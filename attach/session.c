@@ -114,14 +114,24 @@ double session_pause_percentile(const struct session_stats *stats, double q)
 
 /* ---- signals ---- */
 
-/* The signals that end a run, plus SIGCHLD for ptrace reports. */
-static int hold_signals(sigset_t *ret_saved)
+/* The signals that end a run, plus SIGCHLD for ptrace reports; SIGCHLD
+ * only when the caller owns the others (a cancel_fd). */
+static int hold_signals(bool fatal, sigset_t *ret_saved)
 {
 	sigset_t mask;
 	int fd;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
+	if (!fatal) {
+		sigprocmask(SIG_BLOCK, &mask, ret_saved);
+		fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+		if (fd < 0) {
+			fd = -errno;
+			sigprocmask(SIG_SETMASK, ret_saved, NULL);
+		}
+		return fd;
+	}
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
@@ -171,23 +181,31 @@ static void show_progress(struct session *s, int64_t now_ns, int64_t *shown)
 static int wait_until(struct session *s, const struct sampler_ops *ops,
 		      int sigfd, int64_t deadline_ns)
 {
-	struct pollfd pfds[1 + MAX_WAIT_FDS];
+	struct pollfd pfds[2 + MAX_WAIT_FDS];
 	int64_t wait_ns = deadline_ns - session_monotonic_ns();
 	struct timespec timeout;
 	size_t n;
 
 	pfds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-	n = ops->fds(s, pfds + 1, MAX_WAIT_FDS);
+	/* A negative fd is ignored by ppoll. */
+	pfds[1] = (struct pollfd){
+		.fd = s->opts->cancel_fd > 0 ? s->opts->cancel_fd : -1,
+		.events = POLLIN};
+	n = ops->fds(s, pfds + 2, MAX_WAIT_FDS);
 	if (wait_ns < 0)
 		wait_ns = 0;
 	timeout.tv_sec = wait_ns / 1000000000;
 	timeout.tv_nsec = wait_ns % 1000000000;
-	if (ppoll(pfds, 1 + n, &timeout, NULL) < 0 && errno != EINTR)
+	if (ppoll(pfds, 2 + n, &timeout, NULL) < 0 && errno != EINTR)
 		return -errno;
 	if (pfds[0].revents && read_signals(s, ops, sigfd))
 		return 1;
+	if (pfds[1].revents) {
+		s->res->stopped_by_signal = true;
+		return 1;
+	}
 	if (ops->woke)
-		ops->woke(s, pfds + 1, n);
+		ops->woke(s, pfds + 2, n);
 	return s->res->target_exited;
 }
 
@@ -313,7 +331,7 @@ int session_record(const struct session_options *opts,
 	int sigfd, r;
 
 	*res = (struct session_result){.pid = opts->pid};
-	sigfd = hold_signals(&saved);
+	sigfd = hold_signals(opts->cancel_fd <= 0, &saved);
 	if (sigfd < 0) {
 		res->failure = SESSION_FAIL_SIGNALS;
 		return sigfd;

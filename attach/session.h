@@ -62,6 +62,12 @@ struct session_options {
 	/* Called about once a second while recording, on a terminal say. */
 	void (*progress)(void *ctx, int64_t elapsed_ns, uint64_t samples);
 	void *progress_ctx;
+	/* When > 0: record ends early, as a signal would end it, once this
+	 * fd polls readable (or hung up), and the signals that end cprof
+	 * are left to the caller, who holds them in every thread.  For a
+	 * server, whose main thread owns those signals and which ends a
+	 * profile whose client went away. */
+	int cancel_fd;
 };
 
 /* Pause times in log-linear buckets: 8 per power of two. */
