@@ -45,8 +45,12 @@
 #define CAP_SYS_PTRACE_BIT 19
 #define SEIZE_OPTIONS	   (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
 /* From the timer's wakeup of a real-time sampler to its first look. */
-#define TICK_WAKE_SLACK_NS    100000
-#define ERESTART_RESTARTBLOCK 516 /* kernel-internal, not in errno.h */
+#define TICK_WAKE_SLACK_NS 100000
+/* Kernel-internal, not in errno.h: a system call cut short, to restart. */
+#define ERESTARTSYS	      512
+#define ERESTARTNOINTR	      513
+#define ERESTARTNOHAND	      514
+#define ERESTART_RESTARTBLOCK 516
 /* How long, and how often, a stop's report is polled for before a wait
  * for any tracee. */
 #define AWAIT_POLL_NS	       1000000
@@ -426,6 +430,33 @@ static bool displaced(const struct target *t, struct tracee *th,
 		 th->last_cpu == sched_getcpu() && waited <= since_tick);
 }
 
+/*
+ * A thread seen running at the scan may have gone to sleep in a system
+ * call by the time the interrupt reached it: the stop then cut the call
+ * short, which leaves -ERESTART* (or -EINTR) in rax with the call's
+ * number in orig_rax.  A call that ran in the kernel ends before a stop
+ * can happen, so its result is never one of those.  Such a sample is the
+ * thread asleep, not where its CPU time went.
+ */
+static bool stopped_asleep(const struct user_regs_struct *regs)
+{
+	long ret = (long)regs->rax;
+
+	if ((long)regs->orig_rax < 0)
+		return false;
+	return ret == -EINTR || ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+	       ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
+}
+
+static void note_asleep(struct raw_sample *s)
+{
+	s->blocked_at_stop = true;
+	s->info.state = 'S';
+	s->info.syscall = (struct proc_syscall){.nr = (long)s->regs.orig_rax,
+						.sp = s->regs.rsp,
+						.pc = s->regs.rip};
+}
+
 /* Stored with the sample, which owns its copy from here on. */
 static bool keep_stack(struct target *t, struct raw_sample *s, size_t len)
 {
@@ -455,7 +486,9 @@ static void capture_and_resume(struct target *t, struct tracee *th,
 		len = copy_stack(t, th->tid, s->regs.rsp);
 		note_restart(th, &s->regs);
 		note_key(th, &s->regs);
-		if (t->check_displaced)
+		if (t->check_displaced && stopped_asleep(&s->regs))
+			note_asleep(s);
+		else if (t->check_displaced)
 			s->displaced = displaced(t, th, &s->info);
 	}
 	release_capture(t, th, group_stop);
@@ -1709,7 +1742,7 @@ int target_sample(struct target *target, enum capture_policy policy,
 	int r;
 
 	target->check_displaced = policy == CAPTURE_RUNNING;
-	/* The policy may carry SCHED_RESET_ON_FORK (cmd/util.c). */
+	/* The policy may carry SCHED_RESET_ON_FORK (session.c). */
 	target->sampler_realtime =
 		(sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO;
 	target->sample_start_ns = now_ns();

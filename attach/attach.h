@@ -58,10 +58,20 @@ struct raw_sample {
 	 * and its stop, so it stopped where it had been preempted rather
 	 * than where it ran (see displaced() in attach.c). */
 	bool displaced;
+	/* CAPTURE_RUNNING: the thread was running at the scan but asleep
+	 * in a system call by its stop (the stop interrupted the call).
+	 * Its info then says so: state S, waiting in that call. */
+	bool blocked_at_stop;
 	/* Read without a stop while it was blocked in the kernel (see
 	 * target_options.read_blocked): of the registers only rsp and rip
 	 * are known, the SP and PC /proc/.../syscall showed. */
 	bool read_blocked;
+	/* What the sample weighs in the profile: the CPU time its thread
+	 * used (cpu), the period (wall); set by the session's sampler. */
+	int64_t weight_ns;
+	/* perf: the kernel copied all the stack asked for, so a walk that
+	 * runs out of the copy is truncated, not cut. */
+	bool copy_full;
 };
 
 /* Every live thread seen by one sample or snapshot, sorted by tid. */

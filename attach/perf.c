@@ -422,7 +422,7 @@ static void fill_regs(struct user_regs_struct *regs, const uint64_t *v)
 }
 
 static int parse_sample(struct perf_sampler *ps, struct cursor *c,
-			struct perf_sample *s)
+			struct raw_sample *s)
 {
 	uint64_t ip, time, period, abi, size, dyn_size = 0;
 	uint64_t regs[USER_REGS_N];
@@ -447,22 +447,22 @@ static int parse_sample(struct perf_sampler *ps, struct cursor *c,
 	if (!take(c, NULL, size) || (size && !take(c, &dyn_size, 8)) ||
 	    dyn_size > size)
 		return -EBADMSG;
-	*s = (struct perf_sample){
-		.raw.info.tid = (pid_t)pid_tid[1],
-		.raw.info.state = 'R',
-		.raw.info.syscall.running = true,
-		.raw.info.syscall.nr = -1,
-		.raw.time_ns = time,
-		.raw.captured = true,
-		.raw.stack_start = regs[7],
-		.raw.stack_len = dyn_size,
-		.raw.stack = (uint8_t *)stack,
-		.period_ns = period,
+	*s = (struct raw_sample){
+		.info.tid = (pid_t)pid_tid[1],
+		.info.state = 'R',
+		.info.syscall.running = true,
+		.info.syscall.nr = -1,
+		.time_ns = time,
+		.captured = true,
+		.stack_start = regs[7],
+		.stack_len = dyn_size,
+		.stack = (uint8_t *)stack,
+		.weight_ns = (int64_t)period,
 		.copy_full = dyn_size == size,
 	};
-	fill_regs(&s->raw.regs, regs);
-	slot = name_slot(ps, s->raw.info.tid);
-	snprintf(s->raw.info.name, sizeof(s->raw.info.name), "%s",
+	fill_regs(&s->regs, regs);
+	slot = name_slot(ps, s->info.tid);
+	snprintf(s->info.name, sizeof(s->info.name), "%s",
 		 slot ? slot->name : "");
 	return 1;
 }
@@ -516,7 +516,7 @@ static int dispatch(struct perf_sampler *ps, const uint8_t *rec,
 {
 	const struct perf_event_header *h = (const void *)rec;
 	struct cursor c = {rec + sizeof(*h), rec + h->size};
-	struct perf_sample sample;
+	struct raw_sample sample;
 	uint64_t lost[2];
 	int r;
 

@@ -54,16 +54,10 @@ void perf_close(struct perf_sampler *ps);
 /* The fds that become readable when samples wait (one per CPU). */
 size_t perf_fds(const struct perf_sampler *ps, const int **ret_fds);
 
-/* What perf_drain hands over. */
-struct perf_sample {
-	struct raw_sample raw; /* its stack points into the ring; copy it */
-	uint64_t period_ns;
-	/* The copy took all the stack asked for: a walk that runs out of
-	 * it is truncated, not cut. */
-	bool copy_full;
-};
-/* Called per sample; a negative return stops the drain with it. */
-typedef int (*perf_sample_fn)(const struct perf_sample *sample, void *ctx);
+/* Called per sample, a raw sample whose weight_ns is its period and
+ * whose stack points into the ring (copy what must be kept); a negative
+ * return stops the drain with it. */
+typedef int (*perf_sample_fn)(const struct raw_sample *sample, void *ctx);
 
 /*
  * Hands every sample waiting in the ring buffers to fn, oldest buffer

@@ -6,5 +6,6 @@
 
 int cmd_threads(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

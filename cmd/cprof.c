@@ -18,6 +18,7 @@ struct command {
 static const struct command commands[] = {
 	{"record", cmd_record, "a sampled CPU or wall-clock profile"},
 	{"threads", cmd_threads, "every thread's state and stack, once"},
+	{"serve", cmd_serve, "Go's /debug/pprof/ endpoints over HTTP"},
 };
 
 /* Not in the table: "help" runs no command of its own. */

@@ -1,36 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cprof record: a sampled CPU or wall-clock profile, like Go's 30-second
- * CPU profile, of a running process or of a command cprof starts.
- *
- * The threads stay seized for the whole run.  At each tick cprof reads
- * /proc for every thread, stops only those the mode needs (cpu: the ones
- * running; wall: the ones that ran since their last capture), copies
- * registers and stack, resumes them, and only then unwinds.  Between ticks
- * it sleeps on a signalfd, so a ptrace report (a signal for the target, a
- * new thread) is answered at once and Ctrl-C, SIGTERM or SIGHUP end the run
- * with the profile written.
+ * CPU profile, of a running process or of a command cprof starts.  The
+ * session (attach/session.h) takes the samples; the collector
+ * (collect/collect.h) makes them a profile; this file parses the command
+ * line, wires the two and writes the result.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "attach/attach.h"
 #include "attach/perf.h"
+#include "attach/session.h"
 #include "cmd/commands.h"
-#include "cmd/pipeline.h"
-#include "cmd/record.h"
 #include "cmd/symbols.h"
 #include "cmd/util.h"
+#include "collect/collect.h"
+
+#define RECORD_DEFAULT_HZ      100
+#define RECORD_MAX_HZ	       10000
+#define RECORD_DEFAULT_SECONDS 30
+
+enum record_format {
+	FORMAT_PPROF,
+	FORMAT_FOLDED,
+	FORMAT_TOP
+};
+
+struct record_options {
+	struct session_options session;
+	const char *output;
+	enum record_format format;
+	enum unwinder_kind unwinder;
+	bool stats;
+	bool output_named; /* cprof chose the file name: say it */
+	enum debuginfod_mode debuginfod;
+};
 
 static const char record_usage[] =
 	"usage: cprof record -p PID [-s SECONDS] [-F HZ] [-o FILE]\n"
@@ -102,7 +111,7 @@ static const struct option record_longopts[] = {
 };
 
 static const char *const mode_names[] = {
-	[MODE_CPU] = "cpu", [MODE_WALL] = "wall"};
+	[SESSION_CPU] = "cpu", [SESSION_WALL] = "wall"};
 static const char *const sampler_names[] = {[SAMPLER_AUTO] = "auto",
 					    [SAMPLER_PERF] = "perf",
 					    [SAMPLER_PTRACE] = "ptrace"};
@@ -145,11 +154,11 @@ static int parse_option(int opt, void *ctx)
 
 	switch (opt) {
 	case 'p':
-		if (parse_pid(optarg, &opts->pid) < 0)
+		if (parse_pid(optarg, &opts->session.pid) < 0)
 			goto invalid;
 		return 0;
 	case 's':
-		if (parse_seconds(optarg, &opts->duration_ns) < 0)
+		if (parse_seconds(optarg, &opts->session.duration_ns) < 0)
 			goto invalid;
 		return 0;
 	case 'F':
@@ -159,7 +168,7 @@ static int parse_option(int opt, void *ctx)
 				    optarg, RECORD_MAX_HZ);
 			return -EINVAL;
 		}
-		opts->hz = value;
+		opts->session.hz = value;
 		return 0;
 	case 'o':
 		opts->output = optarg;
@@ -171,7 +180,7 @@ static int parse_option(int opt, void *ctx)
 				    optarg);
 			return -EINVAL;
 		}
-		opts->mode = index;
+		opts->session.mode = index;
 		return 0;
 	case OPT_FORMAT:
 		index = parse_name(optarg, format_names, 3);
@@ -202,7 +211,7 @@ static int parse_option(int opt, void *ctx)
 				    optarg);
 			return -EINVAL;
 		}
-		opts->sampler = index;
+		opts->session.sampler = index;
 		return 0;
 	case OPT_STACK_SIZE:
 		if (parse_ulong(optarg, 8, PERF_STACK_MAX, &value) < 0 ||
@@ -212,7 +221,7 @@ static int parse_option(int opt, void *ctx)
 				    optarg, PERF_STACK_MAX);
 			return -EINVAL;
 		}
-		opts->stack_bytes = value;
+		opts->session.stack_bytes = value;
 		return 0;
 	default:
 		return symbols_option(opt, &opts->debuginfod) ? 0 : -EINVAL;
@@ -225,28 +234,31 @@ invalid:
 static int check_options(int argc, char **argv, struct record_options *opts)
 {
 	if (optind < argc)
-		opts->command = argv + optind;
-	if (opts->command && optind > 0 && strcmp(argv[optind - 1], "--")) {
+		opts->session.command = argv + optind;
+	if (opts->session.command && optind > 0 &&
+	    strcmp(argv[optind - 1], "--")) {
 		cprof_error("unexpected argument '%s'; a command to run "
 			    "follows '--'",
 			    argv[optind]);
 		return -EINVAL;
 	}
-	if (opts->pid && opts->command) {
+	if (opts->session.pid && opts->session.command) {
 		cprof_error("give either -p PID or a command, not both");
 		return -EINVAL;
 	}
-	if (!opts->pid && !opts->command) {
+	if (!opts->session.pid && !opts->session.command) {
 		cprof_error("nothing to record: use -p PID or -- COMMAND");
 		return -EINVAL;
 	}
-	if (opts->sampler == SAMPLER_PERF && opts->mode != MODE_CPU) {
+	if (opts->session.sampler == SAMPLER_PERF &&
+	    opts->session.mode != SESSION_CPU) {
 		cprof_error("--sampler=perf takes CPU profiles only; wall "
 			    "mode samples every thread with ptrace");
 		return -EINVAL;
 	}
-	if (!opts->duration_ns && !opts->command)
-		opts->duration_ns = RECORD_DEFAULT_SECONDS * 1000000000LL;
+	if (!opts->session.duration_ns && !opts->session.command)
+		opts->session.duration_ns =
+			RECORD_DEFAULT_SECONDS * 1000000000LL;
 	/* Binary never goes to a terminal: -o - is refused there, and no
 	 * -o writes a file whose name is said once it is written. */
 	if (opts->format == FORMAT_PPROF && isatty(STDOUT_FILENO) == 1) {
@@ -256,8 +268,9 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 			return -EINVAL;
 		}
 		if (!opts->output) {
-			opts->output = opts->mode == MODE_CPU ? "cpu.prof"
-							      : "wall.prof";
+			opts->output = opts->session.mode == SESSION_CPU
+					       ? "cpu.prof"
+					       : "wall.prof";
 			opts->output_named = true;
 		}
 	}
@@ -277,49 +290,53 @@ static int parse_options(int argc, char **argv, struct record_options *opts)
 {
 	int r;
 
-	*opts = (struct record_options){.hz = RECORD_DEFAULT_HZ};
+	*opts = (struct record_options){.session.hz = RECORD_DEFAULT_HZ};
 	r = parse_command_line(argc, argv, &record_command_line, opts);
 	if (r != 0)
 		return r;
 	return check_options(argc, argv, opts);
 }
 
-static void report_attach_error(const struct record_options *opts, int err)
+static void report_start_error(const struct session_options *so, int err)
 {
-	if (opts->command && (err == -ENOENT || err == -EACCES))
-		cprof_error_errno(err, "cannot run '%s'", opts->command[0]);
-	else if (opts->command)
-		cprof_error_errno(err, "cannot start '%s'", opts->command[0]);
+	if (so->command && (err == -ENOENT || err == -EACCES))
+		cprof_error_errno(err, "cannot run '%s'", so->command[0]);
+	else if (so->command)
+		cprof_error_errno(err, "cannot start '%s'", so->command[0]);
 	else
-		report_target_error(opts->pid, err);
+		report_target_error(so->pid, err);
 }
 
-/* The signals that end a run, plus SIGCHLD for ptrace reports, all read
- * from one signalfd so the loop never runs code in a signal handler. */
-static int open_signalfd(sigset_t *ret_saved)
+/* The one line for a session that failed. */
+static void report_session_error(const struct session_options *so,
+				 const struct session_result *res, int err)
 {
-	sigset_t mask;
-	int fd;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigaddset(&mask, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &mask, ret_saved);
-	sigdelset(&mask, SIGPIPE); /* a closed pipe shows as EPIPE */
-	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	return fd < 0 ? -errno : fd;
-}
-
-static int start_target(const struct record_options *opts,
-			struct target **ret_target)
-{
-	if (opts->command)
-		return target_launch(opts->command, NULL, ret_target);
-	return target_attach(opts->pid, NULL, ret_target);
+	switch (res->failure) {
+	case SESSION_FAIL_SIGNALS:
+		cprof_error_errno(err, "cannot watch signals");
+		break;
+	case SESSION_FAIL_THREAD:
+		cprof_error_errno(err, "cannot start the sampling thread");
+		break;
+	case SESSION_FAIL_TARGET:
+	case SESSION_FAIL_LAUNCH:
+		report_start_error(so, err);
+		break;
+	case SESSION_FAIL_PERF_DENIED:
+		cprof_error("perf_event_open refused (%s): lower "
+			    "kernel.perf_event_paranoid, grant CAP_PERFMON, "
+			    "or use --sampler=ptrace",
+			    strerror(-err));
+		break;
+	case SESSION_FAIL_PERF_FILES:
+		cprof_error("pid %d: too many threads for an event each "
+			    "within the open file limit: raise 'ulimit -n' or "
+			    "use --sampler=ptrace",
+			    res->pid);
+		break;
+	default:
+		cprof_error_errno(err, "pid %d: recording failed", res->pid);
+	}
 }
 
 static int write_output(const struct profile *profile, struct output *out,
@@ -353,12 +370,11 @@ static int write_output(const struct profile *profile, struct output *out,
 
 /* Launch mode: the command's status, waiting for it if the run ended
  * first.  A command killed by a signal gives 128 + the signal. */
-static int command_status(const struct recorder *rec)
+static int command_status(struct session_result *res)
 {
-	int status = rec->exit_status;
+	int status = session_wait_command(res);
 
-	if (!rec->target_exited && !rec->reaped &&
-	    waitpid(rec->pid, &status, 0) < 0)
+	if (status < 0)
 		return EXIT_FAIL;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
@@ -367,140 +383,118 @@ static int command_status(const struct recorder *rec)
 	return EXIT_FAIL;
 }
 
-/* What the tracer thread needs and leaves behind. */
-struct tracer_run {
-	const struct record_options *opts;
-	struct recorder *rec;
-	int sigfd;
-	int result;   /* 0, or a negative errno already reported */
-	char why[96]; /* why the sampler that ran was chosen */
-};
-
-/*
- * The whole ptrace session runs on its own thread, and ending that thread
- * is how cprof lets go: the kernel detaches every tracee of an exiting
- * tracer without stopping it, where PTRACE_DETACH needs a stopped tracee
- * and so would cost every blocked thread one more EINTR.  Threads held in
- * a group-stop stay stopped, and a pending signal is delivered.
- */
-static void *tracer_main(void *arg)
+static void print_stats(const struct session_result *res,
+			const struct collector *c)
 {
-	struct tracer_run *run = arg;
-	struct recorder *rec = run->rec;
+	const struct session_stats *st = &res->stats;
+	struct collect_stats cs;
+
+	collector_get_stats(c, &cs);
+	if (res->sampler != SAMPLER_AUTO)
+		fprintf(stderr, "cprof: sampler %s (%s)\n",
+			res->sampler == SAMPLER_PERF ? "perf" : "ptrace",
+			res->why);
+	if (res->sampler == SAMPLER_PERF) {
+		fprintf(stderr,
+			"cprof: samples %llu, lost %llu, ptrace stops 0, "
+			"kernel mode %s, truncated %zu, cut stacks %zu\n",
+			(unsigned long long)st->samples,
+			(unsigned long long)st->lost,
+			st->kernel_sampled ? "sampled" : "not sampled",
+			cs.truncated, cs.cut);
+		return;
+	}
+	fprintf(stderr,
+		"cprof: ticks %llu (missed %llu), samples %llu, threads "
+		"stopped per tick %.2f, stacks reused %zu, displaced %llu, "
+		"asleep at the stop %llu, "
+		"pause p50 %.1fus p99 %.1fus max %.1fus, cut stacks %zu\n",
+		(unsigned long long)st->ticks,
+		(unsigned long long)st->missed_ticks,
+		(unsigned long long)st->samples,
+		st->ticks ? (double)st->stopped / st->ticks : 0.0, cs.reused,
+		(unsigned long long)st->displaced,
+		(unsigned long long)st->blocked_at_stop,
+		session_pause_percentile(st, 0.5) / 1e3,
+		session_pause_percentile(st, 0.99) / 1e3,
+		st->pause_max_ns / 1e3, cs.cut);
+}
+
+/* On a terminal, about once a second. */
+static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
+{
+	const struct session_options *so = ctx;
+
+	if (so->duration_ns)
+		fprintf(stderr,
+			"\rcprof: recording pid %d: %llds of %llds, %llu "
+			"samples",
+			so->pid, (long long)(elapsed_ns / 1000000000),
+			(long long)(so->duration_ns / 1000000000),
+			(unsigned long long)samples);
+	else
+		fprintf(stderr, "\rcprof: recording %s: %llds, %llu samples",
+			so->command[0], (long long)(elapsed_ns / 1000000000),
+			(unsigned long long)samples);
+}
+
+static int record(struct record_options *opts, struct collector **ret_c,
+		  struct session_result *res)
+{
+	struct session_options *so = &opts->session;
+	const struct collect_options co = {
+		.kind = so->mode == SESSION_CPU ? COLLECT_CPU : COLLECT_WALL,
+		.unwinder = opts->unwinder,
+		.hz = so->hz,
+		.merge = true,
+	};
+	bool tty = stderr_is_tty();
+	struct sample_sink sink;
 	int r;
 
-	/* A launched command is forked from this thread: it must inherit
-	 * cprof's own scheduling, never the real-time policy below. */
-	r = start_target(run->opts, &rec->target);
+	r = collector_new(&co, ret_c);
 	if (r < 0) {
-		report_attach_error(run->opts, r);
-		run->result = r;
-		return NULL;
+		cprof_error_errno(r, "cannot record");
+		return r;
 	}
-	prefer_realtime();
-	r = recorder_init(rec, run->opts);
+	collector_sink(*ret_c, &sink);
+	if (tty) {
+		so->progress = show_progress;
+		so->progress_ctx = so;
+	}
+	r = session_record(so, &sink, res);
+	if (tty)
+		fputs("\r\033[K", stderr);
 	if (r >= 0)
-		r = recorder_run(rec, run->sigfd);
-	recorder_finish(rec);
+		r = collector_finish(*ret_c, res);
 	if (r < 0)
-		cprof_error_errno(r, "pid %d: recording failed", rec->pid);
-	run->result = r;
-	return NULL;
-}
-
-static int run_tracer(struct tracer_run *run)
-{
-	pthread_t thread;
-	int r;
-
-	r = pthread_create(&thread, NULL, tracer_main, run);
-	if (r) {
-		cprof_error_errno(-r, "cannot start the sampling thread");
-		return -r;
-	}
-	pthread_join(thread, NULL);
-	/* The tracer is gone: every thread of the target runs free. */
-	target_abandon(run->rec->target);
-	run->rec->target = NULL;
-	return run->result;
-}
-
-/*
- * CPU mode on the perf sampler.  Returns 1 when it cannot run and auto
- * may fall back to ptrace: nothing of the target was touched then.
- */
-static int run_perf(struct tracer_run *run)
-{
-	const struct record_options *opts = run->opts;
-	struct recorder *rec = run->rec;
-	int r = recorder_start_perf(rec, opts);
-
-	if (r < 0 && !rec->perf && !rec->launch_failed &&
-	    !rec->target_refused && r != -ESRCH &&
-	    opts->sampler == SAMPLER_AUTO) {
-		/* Said by --stats only: ptrace may well do the job. */
-		recorder_stop_perf(rec);
-		snprintf(run->why, sizeof(run->why),
-			 "perf_event_open refused: %s", strerror(-r));
-		rec->sampler_why = run->why;
-		return 1;
-	}
-	rec->sampler = SAMPLER_PERF;
-	rec->sampler_why = opts->sampler == SAMPLER_PERF
-				   ? "asked for"
-				   : "the kernel allows it";
-	if (r < 0 && (rec->launch_failed || rec->target_refused))
-		report_attach_error(opts, r);
-	else if (r == -EMFILE)
-		cprof_error("pid %d: too many threads for an event each "
-			    "within the open file limit: raise 'ulimit -n' or "
-			    "use --sampler=ptrace",
-			    rec->pid);
-	else if (r < 0 && !rec->perf && r != -ESRCH && r != -ENOMEM)
-		cprof_error("perf_event_open refused (%s): lower "
-			    "kernel.perf_event_paranoid, grant CAP_PERFMON, "
-			    "or use --sampler=ptrace",
-			    strerror(-r));
-	else if (r < 0 && !opts->command && r == -ESRCH)
-		report_target_error(opts->pid, r);
-	else if (r < 0)
-		cprof_error_errno(r, "pid %d: cannot record", rec->pid);
-	if (r >= 0) {
-		r = recorder_run_perf(rec, run->sigfd);
-		if (r < 0)
-			cprof_error_errno(r, "pid %d: recording failed",
-					  rec->pid);
-	}
-	recorder_stop_perf(rec);
+		report_session_error(so, res, r);
 	return r;
 }
 
-static int run_sampler(struct tracer_run *run)
+/* What the profile alone cannot say: said once, on stderr. */
+static void report_gaps(const struct record_options *opts,
+			const struct session_result *res)
 {
-	const struct record_options *opts = run->opts;
-	int r;
+	const struct session_stats *st = &res->stats;
+	const char *empty = session_empty_reason(&opts->session, res);
 
-	if (opts->mode == MODE_CPU && opts->sampler != SAMPLER_PTRACE) {
-		r = run_perf(run);
-		if (r <= 0)
-			return r;
-	} else {
-		run->rec->sampler_why = opts->sampler == SAMPLER_PTRACE
-						? "asked for"
-					: opts->mode == MODE_WALL ? "wall mode"
-								  : "";
-	}
-	run->rec->sampler = SAMPLER_PTRACE;
-	return run_tracer(run);
+	if (empty)
+		cprof_error("pid %d: no samples: %s", res->pid, empty);
+	if (st->missed_ticks * 10 > st->ticks)
+		cprof_error("warning: %llu of %llu ticks missed: this machine "
+			    "cannot keep up with -F %lu here; lower it",
+			    (unsigned long long)st->missed_ticks,
+			    (unsigned long long)(st->ticks + st->missed_ticks),
+			    opts->session.hz);
 }
 
 int cmd_record(int argc, char **argv)
 {
 	struct record_options opts;
-	struct recorder rec = {0};
-	struct tracer_run run = {.opts = &opts, .rec = &rec, .sigfd = -1};
+	struct session_result res;
+	struct collector *c = NULL;
 	struct output out = {0};
-	sigset_t saved_mask;
 	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
@@ -513,34 +507,16 @@ int cmd_record(int argc, char **argv)
 		output_report_error(opts.output, r);
 		return EXIT_FAIL;
 	}
-	run.sigfd = open_signalfd(&saved_mask);
-	if (run.sigfd < 0) {
-		cprof_error_errno(run.sigfd, "cannot watch signals");
-		goto cleanup;
-	}
-	if (run_sampler(&run) < 0)
+	if (record(&opts, &c, &res) < 0)
 		goto cleanup;
 	if (opts.stats)
-		recorder_print_stats(&rec);
-	if (recorder_empty_reason(&rec))
-		cprof_error("pid %d: no samples: %s", rec.pid,
-			    recorder_empty_reason(&rec));
-	if (rec.stats.missed_ticks * 10 > rec.stats.ticks)
-		cprof_error("warning: %llu of %llu ticks missed: this machine "
-			    "cannot keep up with -F %lu here; lower it",
-			    (unsigned long long)rec.stats.missed_ticks,
-			    (unsigned long long)(rec.stats.ticks +
-						 rec.stats.missed_ticks),
-			    opts.hz);
-	if (write_output(rec.profile, &out, &opts) < 0)
+		print_stats(&res, c);
+	report_gaps(&opts, &res);
+	if (write_output(collector_profile(c), &out, &opts) < 0)
 		goto cleanup;
-	ret = opts.command ? command_status(&rec) : EXIT_ALL;
+	ret = opts.session.command ? command_status(&res) : EXIT_ALL;
 cleanup:
 	output_abort(&out);
-	recorder_release(&rec);
-	if (run.sigfd >= 0) {
-		close(run.sigfd);
-		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
-	}
+	collector_free(c);
 	return ret;
 }

@@ -7,21 +7,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "attach/attach.h"
+#include "attach/session.h"
 #include "cmd/commands.h"
-#include "cmd/pipeline.h"
 #include "cmd/symbols.h"
 #include "cmd/util.h"
-#include "config.h"
-#include "pprofout/profile.h"
-#include "symbolize/symbolize.h"
-#include "symbolize/unwind.h"
+#include "collect/collect.h"
 
 static const char threads_usage[] =
 	"usage: cprof threads -p PID [--debug=0|1|2] [-o FILE]\n"
@@ -170,183 +164,49 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 	return 0;
 }
 
-/* What the tracer thread needs and leaves behind; the main thread reads
- * it once the tracer has ended. */
-struct snapshot_run {
-	pid_t pid;
-	enum unwinder_kind unwinder;
-	struct pipeline *p;
-	struct target *target;
-	struct sample_set set;
-	size_t stopped_again; /* read without a stop, then needed one */
-	int result;	      /* 0, or a negative errno already reported */
-};
-
-/*
- * A thread read without a stop gave SP and PC only; where its walk needed
- * more, or stopped early for any reason, it is captured again with a stop,
- * which gives every register.  These walks are thrown away: build_profile
- * walks every sample once more, after the target is let go.
- */
-static int stop_short_reads(struct snapshot_run *run)
+static void report_session_error(const struct session_result *res, int err)
 {
-	struct sample_set *set = &run->set;
-	bool *redo = calloc(set->n ? set->n : 1, sizeof(*redo));
-	size_t depth;
-	int r = 0;
-
-	if (!redo)
-		return -ENOMEM;
-	for (size_t i = 0; i < set->n; i++) {
-		const struct raw_sample *s = &set->samples[i];
-
-		if (!s->captured || !s->read_blocked)
-			continue;
-		redo[i] = unwinder_unwind(run->p->unwinder, s, run->p->frames,
-					  UNWIND_MAX_FRAMES, &depth) < 0;
-		run->stopped_again += redo[i];
+	switch (res->failure) {
+	case SESSION_FAIL_TARGET:
+		report_target_error(res->pid, err);
+		break;
+	case SESSION_FAIL_THREAD:
+		cprof_error_errno(err, "cannot start the capture thread");
+		break;
+	case SESSION_FAIL_BEGIN:
+		cprof_error_errno(err, "pid %d: cannot read its address space",
+				  res->pid);
+		break;
+	default:
+		cprof_error_errno(err, "pid %d: cannot capture threads",
+				  res->pid);
 	}
-	if (run->stopped_again) {
-		prefer_realtime();
-		r = target_recapture(run->target, set, redo);
-	}
-	free(redo);
-	return r;
 }
 
-/* The address space is read once every thread is captured, so that it
- * holds whatever a stack may point into. */
-static int open_pipeline(struct snapshot_run *run)
+/* Seize, capture every thread once, let go, then unwind and symbolize:
+ * the target notices the capture only. */
+static int capture(const struct threads_options *opts,
+		   struct session_result *res, struct collector **ret_c)
 {
-	struct addrspace *as;
+	const struct session_options so = {.pid = opts->pid};
+	const struct collect_options co = {.kind = COLLECT_THREADS,
+					   .unwinder = opts->unwinder,
+					   .merge = opts->debug != 2};
+	struct sample_sink sink;
 	int r;
 
-	r = addrspace_open(target_proc_tid(run->target), &as);
+	r = collector_new(&co, ret_c);
 	if (r < 0) {
-		cprof_error_errno(r, "pid %d: cannot read its address space",
-				  run->pid);
+		cprof_error_errno(r, "cannot capture threads");
 		return r;
 	}
-	r = pipeline_init(run->p, as, run->unwinder);
+	collector_sink(*ret_c, &sink);
+	r = session_snapshot(&so, &sink, res);
+	if (r >= 0)
+		r = collector_finish(*ret_c, res);
 	if (r < 0)
-		cprof_error_errno(r, "pid %d: cannot unwind", run->pid);
+		report_session_error(res, r);
 	return r;
-}
-
-/*
- * Seize, capture every thread once: the only part the target notices.  A
- * thread blocked in the kernel is read without a stop; any other is let
- * go from the stop that captured it.  Stops are made at real-time
- * priority where allowed, so a stopped thread waits for nothing but its
- * copy; the walks that check the reads are not.
- */
-static void *snapshot_main(void *arg)
-{
-	const struct target_options opts = {.read_blocked = true};
-	struct snapshot_run *run = arg;
-	int r;
-
-	prefer_realtime();
-	r = target_attach(run->pid, &opts, &run->target);
-	if (r < 0) {
-		report_target_error(run->pid, r);
-		run->result = r;
-		return NULL;
-	}
-	r = target_snapshot_release(run->target, &run->set);
-	if (r < 0) {
-		cprof_error_errno(r, "pid %d: cannot capture threads",
-				  run->pid);
-		run->result = r;
-		return NULL;
-	}
-	prefer_ordinary();
-	r = open_pipeline(run);
-	if (r < 0) {
-		run->result = r;
-		return NULL;
-	}
-	r = stop_short_reads(run);
-	if (r < 0)
-		cprof_error_errno(r, "pid %d: cannot capture threads",
-				  run->pid);
-	run->result = r;
-	return NULL;
-}
-
-/*
- * The session runs on a thread of its own, and ending that thread is how
- * cprof lets go of the threads it read without a stop: PTRACE_DETACH
- * needs a stopped tracee, while the kernel detaches every tracee of an
- * exiting tracer as it is.  Signals that would end cprof are held until
- * then.
- */
-static int capture(struct snapshot_run *run)
-{
-	sigset_t fatal, saved;
-	pthread_t thread;
-	int r;
-
-	sigemptyset(&fatal);
-	sigaddset(&fatal, SIGINT);
-	sigaddset(&fatal, SIGTERM);
-	sigaddset(&fatal, SIGHUP);
-	sigaddset(&fatal, SIGPIPE);
-	sigaddset(&fatal, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &fatal, &saved);
-	r = -pthread_create(&thread, NULL, snapshot_main, run);
-	if (r < 0) {
-		cprof_error_errno(r, "cannot start the capture thread");
-	} else {
-		pthread_join(thread, NULL);
-		target_abandon(run->target);
-		run->target = NULL;
-		r = run->result;
-	}
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	return r;
-}
-
-/* Unwinds and symbolizes one thread and adds it to the profile. */
-static int add_thread(struct pipeline *p, struct profile *profile,
-		      const struct raw_sample *sample, bool merge)
-{
-	struct label labels[PIPELINE_LABELS];
-	const int64_t one = 1;
-	size_t depth, nlabels;
-	char buf[32];
-	int r;
-
-	r = pipeline_stack(p, sample, &depth);
-	if (r < 0)
-		return r;
-	nlabels = pipeline_labels(&sample->info, labels, buf, sizeof(buf));
-	return profile_add(profile, p->stack, depth, &one, labels, nlabels,
-			   merge);
-}
-
-static int build_profile(struct pipeline *p, const struct sample_set *set,
-			 pid_t pid, int64_t time_nanos,
-			 const struct threads_options *opts,
-			 struct profile **ret_profile)
-{
-	static const struct value_type threads_count = {"threads", "count"};
-	struct profile *profile;
-	int r;
-
-	profile = profile_new(&threads_count, 1, NULL, 0);
-	if (!profile)
-		return -ENOMEM;
-	profile_set_time(profile, time_nanos, 0);
-	r = pipeline_comment(profile, addrspace_pid(p->as));
-	for (size_t i = 0; i < set->n && r >= 0; i++)
-		r = add_thread(p, profile, &set->samples[i], opts->debug != 2);
-	if (r < 0) {
-		profile_free(profile);
-		return r;
-	}
-	*ret_profile = profile;
-	return 0;
 }
 
 static int write_profile(const struct profile *profile, struct output *out,
@@ -372,42 +232,25 @@ static int write_profile(const struct profile *profile, struct output *out,
 	return r;
 }
 
-static void print_stats(const struct snapshot_run *run, size_t cut_stacks)
+static void print_stats(const struct session_stats *st, size_t cut_stacks)
 {
-	const struct sample_set *set = &run->set;
-	uint64_t max_pause = 0, total_pause = 0;
-	size_t captured = 0, stopped = 0;
-
-	for (size_t i = 0; i < set->n; i++) {
-		const struct raw_sample *s = &set->samples[i];
-
-		if (!s->captured)
-			continue;
-		captured++;
-		if (s->read_blocked)
-			continue;
-		stopped++;
-		total_pause += s->pause_ns;
-		if (s->pause_ns > max_pause)
-			max_pause = s->pause_ns;
-	}
 	fprintf(stderr,
 		"threads %zu, captured %zu, lost %zu, cut stacks %zu, "
-		"stopped %zu (%zu after a read without a stop fell short), "
+		"stopped %llu (%zu after a read without a stop fell short), "
 		"pause per stopped thread mean %.1f us, max %.1f us\n",
-		set->n, captured, set->lost, cut_stacks, stopped,
-		run->stopped_again, stopped ? total_pause / 1e3 / stopped : 0.0,
-		max_pause / 1e3);
+		st->threads, st->captured, st->lost_threads, cut_stacks,
+		(unsigned long long)st->stopped, st->stopped_again,
+		st->stopped ? st->pause_total_ns / 1e3 / st->stopped : 0.0,
+		st->pause_max_ns / 1e3);
 }
 
 int cmd_threads(int argc, char **argv)
 {
 	struct threads_options opts;
-	struct pipeline p = {0};
-	struct snapshot_run run = {.p = &p};
-	struct profile *profile = NULL;
+	struct session_result res;
+	struct collector *c = NULL;
+	struct collect_stats cs;
 	struct output out = {0};
-	int64_t time_nanos;
 	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
@@ -421,26 +264,16 @@ int cmd_threads(int argc, char **argv)
 		output_report_error(opts.output, r);
 		return EXIT_FAIL;
 	}
-	time_nanos = realtime_ns();
-	run.pid = opts.pid;
-	run.unwinder = opts.unwinder;
-	if (capture(&run) < 0)
+	if (capture(&opts, &res, &c) < 0)
 		goto cleanup;
-	r = build_profile(&p, &run.set, opts.pid, time_nanos, &opts, &profile);
-	if (r < 0) {
-		cprof_error_errno(r, "pid %d: cannot build the profile",
-				  opts.pid);
-		goto cleanup;
-	}
+	collector_get_stats(c, &cs);
 	if (opts.stats)
-		print_stats(&run, p.cut_stacks);
-	if (write_profile(profile, &out, &opts) < 0)
+		print_stats(&res.stats, cs.cut);
+	if (write_profile(collector_profile(c), &out, &opts) < 0)
 		goto cleanup;
-	ret = (run.set.lost || p.cut_stacks) ? EXIT_PARTIAL : EXIT_ALL;
+	ret = (res.stats.lost_threads || cs.cut) ? EXIT_PARTIAL : EXIT_ALL;
 cleanup:
 	output_abort(&out);
-	profile_free(profile);
-	pipeline_release(&p);
-	sample_set_release(&run.set);
+	collector_free(c);
 	return ret;
 }

@@ -2,8 +2,6 @@
 #include "cmd/util.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -14,6 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "attach/attach.h"
 
 static void vreport(int err, const char *fmt, va_list ap)
 {
@@ -137,28 +137,30 @@ int parse_command_line(int argc, char **argv, const struct command_line *cl,
 	return 0;
 }
 
-/*
- * A tracer that must wait its turn for a CPU keeps stopped threads
- * stopped for as long.  A sampler that waits sees the threads it
- * displaced where the scheduler let them be preempted: for an ordinary
- * thread's wakeup the kernel defers preemption to the next return to user
- * space, mostly a system call's, and CPU profiles of busy machines would
- * pile up at system call sites.  A real-time thread preempts at once, at
- * whatever instruction the timer interrupt hit.  Where that is not
- * allowed cprof runs as it is.
- */
-void prefer_realtime(void)
+void report_target_error(pid_t pid, int err)
 {
-	struct sched_param param = {.sched_priority = 1};
+	char why[256];
 
-	/* SCHED_RESET_ON_FORK: nothing this thread starts runs real-time.
-	 * On Linux pid 0 names the calling thread, not the process. */
-	sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &param);
-}
-
-void prefer_ordinary(void)
-{
-	struct sched_param param = {.sched_priority = 0};
-
-	pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
+	switch (err) {
+	case -ESRCH:
+		cprof_error("pid %d: no such process", pid);
+		break;
+	case -ECHILD:
+		cprof_error("pid %d: process is a zombie; it has exited and "
+			    "waits for its parent to reap it",
+			    pid);
+		break;
+	case -EINVAL:
+		cprof_error("pid %d: a kernel thread has no user stack to "
+			    "show",
+			    pid);
+		break;
+	case -EPERM:
+		cprof_error("pid %d: ptrace not permitted: %s; or start it "
+			    "under cprof with 'cprof record -- COMMAND'",
+			    pid, target_explain_eperm(pid, why, sizeof(why)));
+		break;
+	default:
+		cprof_error_errno(err, "pid %d: cannot attach", pid);
+	}
 }

@@ -23,6 +23,9 @@ void cprof_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cprof_error_errno(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The one error line for a target cprof could not attach to. */
+void report_target_error(pid_t pid, int err);
+
 /* Strict numeric options: the whole string, in [min, max]. */
 int parse_ulong(const char *text, unsigned long min, unsigned long max,
 		unsigned long *ret_value);
@@ -56,11 +59,5 @@ int64_t monotonic_ns(void);
 
 /* Whether stderr is a terminal: progress lines are shown only then. */
 bool stderr_is_tty(void);
-
-/* Makes the calling thread SCHED_FIFO where allowed (see util.c); a
- * thread that may not stays as it is. */
-void prefer_realtime(void);
-/* Back to the ordinary policy, for work that must not starve others. */
-void prefer_ordinary(void);
 
 #endif

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "symbolize/symbolize.h"
+#include "symbolize/location.h"
 
 struct value_type {
 	const char *type; /* "samples", "cpu", "threads", "wall" */

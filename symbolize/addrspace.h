@@ -17,17 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* One executable mapping of a loaded object, as a pprof Mapping
- * describes it: an address's file offset is addr - start + file_offset. */
-struct module_info {
-	uint64_t start, end; /* the mapping's range in the target */
-	uint64_t file_offset;
-	uint64_t bias;	      /* address - bias = the ELF's own vaddr */
-	const char *path;     /* as /proc/PID/maps names it; never NULL */
-	const char *build_id; /* lower-case hex, "" when the object has none */
-	bool has_symbols;     /* .symtab or .dynsym found */
-	bool has_dwarf;	      /* DWARF line info found */
-};
+#include "symbolize/location.h"
 
 struct addrspace;
 

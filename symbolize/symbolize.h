@@ -13,26 +13,8 @@
 #include <stdint.h>
 
 #include "symbolize/addrspace.h"
+#include "symbolize/location.h"
 #include "symbolize/unwind.h"
-
-/* One source-level frame; a PC with inlined calls has several. */
-struct sym_line {
-	const char *function;	 /* demangled; never NULL or "" */
-	const char *system_name; /* as in the object (mangled); never NULL */
-	const char *file;	 /* "" when unknown */
-	int line;		 /* 0 when unknown */
-	uint64_t start_line;	 /* the function's first line, 0 if unknown */
-};
-
-/* One PC, resolved. */
-struct sym_location {
-	uint64_t pc;			  /* as unwound (struct frame.pc) */
-	bool activation;		  /* looked up at pc, not pc - 1 */
-	const struct module_info *module; /* NULL: no object mapped at pc */
-	uint64_t symbol_offset;	      /* pc - start of the outermost function */
-	size_t nlines;		      /* >= 1 */
-	const struct sym_line *lines; /* innermost (inlined) first */
-};
 
 struct symbolizer;
 

@@ -3,7 +3,8 @@
 # Sourced by tests/demo.sh and tests/run.sh; needs root only to install.
 cprof_install_deps() {
 	pkgs="gcc g++ libdw-dev libelf-dev libunwind-dev libprotobuf-c-dev
-	      protobuf-c-compiler zlib1g-dev libdeflate-dev libiberty-dev meson ninja-build pkg-config
+	      protobuf-c-compiler zlib1g-dev libdeflate-dev libiberty-dev
+	      libmicrohttpd-dev meson ninja-build pkg-config curl
 	      elfutils gdb golang-go libc6-dbg procps xz-utils zstd
 	      python3-minimal util-linux man-db $*"
 	missing=""

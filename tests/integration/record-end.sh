@@ -105,16 +105,19 @@ for run in ptrace:INT ptrace:TERM ptrace:HUP perf:INT perf:TERM perf:HUP; do
 done
 
 # --- the target exits mid-run --------------------------------------------------
-# cpu-split with a duration exits by itself 3 s after it started, with a
-# last report.
+# cpu-split exits by itself on SIGUSR2, with a last report, once it has
+# run a while under cprof.
 lib_spinning=split-1
-start_target exit "$split" 1 3
+start_target exit "$split" 1
 pid=$TARGET_PID
 prof=$lib_tmp/exit.prof
 start_cprof "$lib_tmp/exit.out" record -p "$pid" -s 30 -o "$prof"
+wait_sampling "$pid" "$CPROF_PID" 20 || fail "target exit: cprof did not start"
+wait_process_cpu "$pid" 300000000 20 || fail "target exit: the target did not run"
+kill -USR2 "$pid"
 if ! wait_exit "$CPROF_PID" 25; then
 	fail "target exit: cprof still running 25 s into a 30 s run," \
-		"the target exited after 3 s"
+		"the target exited"
 	kill -KILL "$CPROF_PID"
 	wait "$CPROF_PID" 2>/dev/null
 elif [ "$WAIT_STATUS" != 0 ]; then

@@ -2,16 +2,17 @@
 # The two CPU samplers, and the choice between them:
 # - perf (the kernel copies registers and stack at the tick): no thread
 #   traced or stopped (--stats says 0 ptrace stops, TracerPid stays 0),
-#   cpu-split's known split within 3 points, threads born during the run
-#   and the image after an exec sampled and named right;
+#   cpu-split's known split within 3 points, threads born during the run,
+#   a library loaded during it and the image after an exec sampled and
+#   named right;
 # - a target under strace: perf profiles it, ptrace fails naming strace;
 # - perf_event_open denied (seccomp, as Docker's default profile does):
 #   auto falls back to ptrace, says so under --stats, and writes a good
 #   profile; --sampler=perf exits 2 with one line saying what to do;
 # - a stack deeper than the copy is counted truncated and labelled so.
 #
-# usage: record-samplers.sh CPROF CPU-SPLIT STORM EXECER NO-PERF
-CPROF=$1 split=$2 storm=$3 execer=$4 noperf=$5
+# usage: record-samplers.sh CPROF CPU-SPLIT STORM EXECER NO-PERF DLSPIN
+CPROF=$1 split=$2 storm=$3 execer=$4 noperf=$5 dlspin=$6
 . "$(dirname "$0")/../lib/lib.sh"
 
 require_file "$CPROF" cprof
@@ -51,7 +52,7 @@ start_target split "$split" 2
 pid=$TARGET_PID
 before=$(target_report split "$pid" 1) || framework_error "no report"
 start_cprof "$lib_tmp/perf.out" record --sampler=perf -F 1000 -p "$pid" \
-	-s 2 --stats -o "$lib_tmp/perf.prof"
+	-s 4 --stats -o "$lib_tmp/perf.prof"
 wait_sampling "$pid" "$CPROF_PID" 20 || fail "perf: cprof did not start"
 traced=0
 while kill -0 "$CPROF_PID" 2>/dev/null; do
@@ -59,7 +60,7 @@ while kill -0 "$CPROF_PID" 2>/dev/null; do
 		grep -q '^TracerPid:[[:space:]]*0$' "$t" 2>/dev/null ||
 			traced=$((traced + 1))
 	done
-	sleep 0.1 # sampling the tracer field while cprof runs, bounded by -s 2
+	sleep 0.1 # sampling the tracer field while cprof runs, bounded by -s 4
 done
 wait "$CPROF_PID"
 rc=$?
@@ -144,6 +145,27 @@ if [ -x "$storm" ]; then
 	awk '$NF == "storm_late" && $4 ~ /ms$/ { ms = $4 + 0 }
 		END { exit !(ms >= 100) }' "$lib_tmp/storm.top" ||
 		fail "storm: the late thread is not in storm_late: $(head -15 "$lib_tmp/storm.top")"
+fi
+if [ -x "$dlspin" ]; then
+	lib_spinning=busy
+	start_target dlspin "$dlspin"
+	start_cprof "$lib_tmp/dl.rec" record --sampler=perf -F 1000 \
+		-p "$TARGET_PID" -s 60 -o "$lib_tmp/dl.prof"
+	wait_sampling "$TARGET_PID" "$CPROF_PID" 20 ||
+		fail "dlopen: cprof did not start"
+	kill -USR2 "$TARGET_PID"
+	wait_line "$lib_tmp/dlspin.out" "dl done" 20 ||
+		fail "dlopen: the library's thread did not end"
+	kill -INT "$CPROF_PID"
+	wait_exit "$CPROF_PID" 20 || fail "dlopen: cprof still running"
+	forget_pid "$CPROF_PID"
+	# A library loaded after the record began: its function named, with
+	# most of the 200 ms it ran, on its own thread.
+	go_pprof -tagfocus=thread_name=dlspin -top "$lib_tmp/dl.prof" \
+		>"$lib_tmp/dl.top" 2>&1
+	awk '$NF == "dl_spin" && $4 ~ /ms$/ { ms = $4 + 0 }
+		END { exit !(ms >= 100) }' "$lib_tmp/dl.top" ||
+		fail "dlopen: dl_spin not named: $(head -15 "$lib_tmp/dl.top")"
 fi
 if [ -x "$execer" ]; then
 	lib_spinning=busy

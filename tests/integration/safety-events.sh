@@ -83,14 +83,18 @@ end_cprof()
 
 # --- 1. exit mid-record ---------------------------------------------------------
 lib_spinning=split-1
-start_target exit "$split" 1 2
+start_target exit "$split" 1
 pid=$TARGET_PID
 what="target exits, record --mode=wall"
 start_cprof "$lib_tmp/exit.out" record --mode=wall -F 1000 -p "$pid" -s 60 \
 	-o "$lib_tmp/exit.prof"
+# The target ends on SIGUSR2 once it has run a while under cprof.
+wait_traced "$pid" "$CPROF_PID" 20 || fail "$what: cprof did not attach"
+wait_process_cpu "$pid" 300000000 20 || fail "$what: the target did not run"
+kill -USR2 "$pid"
 if ! wait_exit "$CPROF_PID" 30; then
 	fail "$what: cprof still running 30 s into a 60 s run; the target" \
-		"exited after 2 s"
+		"exited"
 	end_target "$CPROF_PID"
 elif [ "$WAIT_STATUS" != 0 ]; then
 	fail "$what: cprof exited $WAIT_STATUS: $(cat "$lib_tmp/exit.out.err")"

@@ -532,6 +532,27 @@ wait_sampling()
 	return 1
 }
 
+# wait_process_cpu PID NS TIMEOUT: wait until the threads of PID have used
+# NS more nanoseconds of CPU time than when called.
+wait_process_cpu()
+{
+	local n start now
+	start=$(process_cpu_ns "$1") || return 1
+	for ((n = 0; n < $3 * 20; n++)); do
+		now=$(process_cpu_ns "$1") || return 1
+		[ $((now - start)) -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# process_cpu_ns PID: the CPU time of all PID's threads, in nanoseconds.
+process_cpu_ns()
+{
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+		awk '{ s += $1 } END { if (NR == 0) exit 1; print s }'
+}
+
 # switches PID TID: the voluntary context switches of a thread.  A thread
 # that spins without system calls makes none of its own: each one is a
 # stop by a tracer.

@@ -15,8 +15,8 @@
  *   report SEQ total NS work_a NS work_b NS work_c NS
  * where total is the CPU time of the workers and SEQ counts the reports
  * from 1.  With SECONDS, it exits after that long (wall clock) with a last
- * report (SEQ 0).  $CPROF_TARGET_COUNTER names the busy counter file, one
- * count per chunk.
+ * report (SEQ 0); SIGUSR2 makes it do so at once, with or without.
+ * $CPROF_TARGET_COUNTER names the busy counter file, one count per chunk.
  */
 #include "target.h"
 
@@ -220,9 +220,11 @@ int main(int argc, char **argv)
 	target_counter_init();
 	calibrate();
 
-	/* SIGUSR1 asks for a report: only main takes it, in sigtimedwait. */
+	/* SIGUSR1 asks for a report, SIGUSR2 for the end: only main takes
+	 * them, in sigtimedwait. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += seconds;
@@ -253,7 +255,7 @@ int main(int argc, char **argv)
 		}
 		if (sig == SIGUSR1)
 			report(++seq);
-		else if (sig < 0 && errno == EAGAIN)
+		else if (sig == SIGUSR2 || (sig < 0 && errno == EAGAIN))
 			break;
 	}
 	report(0);
