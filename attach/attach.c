@@ -105,6 +105,7 @@ struct capture_key {
 	bool runs_known; /* run_count is read once the thread has settled */
 	long nr;	 /* the system call it was in, -1 for none */
 	uint64_t sp, pc, runs;
+	uint64_t cpu_ns; /* its CPU time at the look before the capture */
 };
 
 struct tracee {
@@ -376,6 +377,7 @@ static void note_key(struct tracee *th, const struct user_regs_struct *regs)
 		.nr = effective_nr(th, (long)regs->orig_rax, regs->rsp),
 		.sp = regs->rsp,
 		.pc = regs->rip,
+		.cpu_ns = th->look.sched.cpu_ns,
 	};
 }
 
@@ -1526,13 +1528,33 @@ static int read_thread_info(const struct target *t, struct tracee *th,
 	return 0;
 }
 
-/* True when th waits where it was last captured and has not run since. */
+/*
+ * A stop cuts a wait short (EINTR), and the thread then runs for a moment
+ * on its way back in.  Caught on that way, by a look that comes before it
+ * has used TRANSIT_CPU_NS of CPU, it is not captured again: that capture
+ * would forget where it waited, and the next look, finding it back in its
+ * wait, would stop it there a second time.
+ */
+#define TRANSIT_CPU_NS 500000
+
+static bool in_transit(const struct capture_key *k,
+		       const struct thread_info *info)
+{
+	bool running = info->state == 'R' || info->syscall.running;
+
+	return running && k->valid && !k->runs_known && k->nr >= 0 &&
+	       k->cpu_ns && info->sched.cpu_ns >= k->cpu_ns &&
+	       info->sched.cpu_ns - k->cpu_ns < TRANSIT_CPU_NS;
+}
+
+/* True when th waits where it was last captured and has not run since,
+ * or is on its way back there (in_transit). */
 static bool tracee_unchanged(struct tracee *th, const struct thread_info *info)
 {
 	struct capture_key *k = &th->key;
 
 	if (!key_matches(th, info))
-		return false;
+		return in_transit(k, info);
 	/* The first look after a capture counts the runs our own stop and
 	 * resume caused; later looks compare with it. */
 	if (!k->runs_known) {
@@ -1676,8 +1698,13 @@ static int capture_selected(struct target *t, enum capture_policy policy)
 	return 0;
 }
 
-/* After the last thread is reaped the leader's exit is reported at once:
- * a launched command's status is taken here if the loop has not. */
+/*
+ * After the last thread is reaped the leader's exit is reported at once:
+ * a launched command's status is taken here if the loop has not.  No
+ * tracee left and a leader alive is an exec by another thread caught
+ * midway: its siblings are gone, its own tid too, and its report, from the
+ * leader's tid, is still to come.
+ */
 static bool process_gone(struct target *t)
 {
 	int status;
@@ -1691,7 +1718,7 @@ static bool process_gone(struct target *t)
 		t->exited = true;
 		t->exit_status = status;
 	}
-	return true;
+	return t->exited || !leader_alive(t);
 }
 
 static void refresh_maps(struct target *t)
