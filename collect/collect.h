@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Raw samples in, a profile out: the sink a session feeds.  Each sample is
- * unwound and symbolized (symbolize/stacks.h), labelled with its thread's
- * id, name, state and wait, and added to the profile with its weight.
+ * unwound and symbolized (symbolize/stacks.h) in its process's address
+ * space, labelled with its thread's id, name, state and wait (and its
+ * process's pid and name when several are recorded), and added to the
+ * profile with its weight.
  */
 #ifndef CPROF_COLLECT_COLLECT_H
 #define CPROF_COLLECT_COLLECT_H
@@ -25,6 +27,9 @@ struct collect_options {
 	enum unwinder_kind unwinder;
 	unsigned long hz; /* cpu and wall: the sampling period's frequency */
 	bool merge;	  /* equal stacks and labels make one sample */
+	/* Label every sample with its process's pid and name: for a profile
+	 * of several processes (single-process output stays as it was). */
+	bool label_process;
 };
 
 struct collect_stats {
@@ -39,8 +44,15 @@ int collector_new(const struct collect_options *opts,
 		  struct collector **ret_collector);
 void collector_free(struct collector *c);
 
-/* The sink to hand session_record() or session_snapshot(). */
+/* The sink to hand session_record() or session_snapshot() for the one
+ * process of a profile. */
 void collector_sink(struct collector *c, struct sample_sink *ret_sink);
+
+/* A sink to hand session_record() or session_snapshot(), for one
+ * process: its own address space, the collector's one profile.  Sinks of
+ * several processes may be called from threads of their own at once.
+ * 0 or -ENOMEM. */
+int collector_process_sink(struct collector *c, struct sample_sink *ret_sink);
 
 /* Once the session is over: the profile's time and what it lacks. */
 int collector_finish(struct collector *c, const struct session_result *res);

@@ -32,6 +32,8 @@ struct label {
 };
 
 /* The well-known label keys; debug=2 headers are built from them. */
+#define LABEL_PID	  "pid"	    /* profiles of several processes */
+#define LABEL_PROCESS	  "process" /* its comm */
 #define LABEL_THREAD_ID	  "thread_id"
 #define LABEL_THREAD_NAME "thread_name"
 #define LABEL_STATE	  "state"
