@@ -538,8 +538,8 @@ const char *session_empty_reason(const struct session_options *opts,
 		       "recording; --mode=wall shows where its threads are";
 	/* The perf sampler counts CPU time only: a target that never ran. */
 	if (opts->command)
-		return "the command itself never ran on a CPU; cprof does "
-		       "not follow child processes: record one with -p PID";
+		return "the command itself never ran on a CPU, and "
+		       "--no-children leaves out the processes it starts";
 	return "no thread ran on a CPU; --mode=wall shows where its "
 	       "threads wait";
 }

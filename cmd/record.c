@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach/group.h"
 #include "attach/perf.h"
 #include "attach/session.h"
 #include "cmd/commands.h"
@@ -33,6 +34,9 @@ enum record_format {
 
 struct record_options {
 	struct session_options session;
+	struct pid_list pids; /* -p, or --pid-tree's roots */
+	bool tree;	      /* --pid-tree: descendants too */
+	bool no_children;     /* --no-children: the command alone */
 	const char *output;
 	enum record_format format;
 	enum unwinder_kind unwinder;
@@ -42,19 +46,26 @@ struct record_options {
 };
 
 static const char record_usage[] =
-	"usage: cprof record -p PID [-s SECONDS] [-F HZ] [-o FILE]\n"
+	"usage: cprof record -p PID[,PID...] [-s SECONDS] [-F HZ] [-o FILE]\n"
 	"                    [--mode=cpu|wall] [--format=pprof|folded|top]\n"
 	"                    [--unwinder=libdw|libunwind] [--stats]\n"
 	"                    [--sampler=auto|perf|ptrace] [--stack-size=N]\n"
 	"                    " SYMBOLS_USAGE "\n"
-	"       cprof record [options] -- COMMAND [ARGS...]\n";
+	"       cprof record [options] --pid-tree PID[,PID...]\n"
+	"       cprof record [options] [--no-children] -- COMMAND [ARGS...]\n";
 
 static const char record_help[] =
 	"\n"
 	"Sample the stacks of process PID, or of COMMAND started under cprof,\n"
 	"and write a profile.\n"
 	"\n"
-	"  -p, --pid PID          the process (a thread id names its process)\n"
+	"  -p, --pid PID[,PID...] the processes (a thread id names its\n"
+	"                         process); -p may be repeated\n"
+	"      --pid-tree PID[,PID...]\n"
+	"                         each process and all its descendants,\n"
+	"                         those forked while recording included\n"
+	"      --no-children      with a COMMAND: the command alone, not the\n"
+	"                         processes it starts\n"
 	"  -s, --seconds N        how long to record (default 30; with a\n"
 	"                         COMMAND, until it exits); Ctrl-C ends early\n"
 	"                         and still writes the profile\n"
@@ -91,11 +102,15 @@ enum {
 	OPT_UNWINDER,
 	OPT_STATS,
 	OPT_SAMPLER,
-	OPT_STACK_SIZE
+	OPT_STACK_SIZE,
+	OPT_PID_TREE,
+	OPT_NO_CHILDREN
 };
 
 static const struct option record_longopts[] = {
 	{"pid", required_argument, NULL, 'p'},
+	{"pid-tree", required_argument, NULL, OPT_PID_TREE},
+	{"no-children", no_argument, NULL, OPT_NO_CHILDREN},
 	{"seconds", required_argument, NULL, 's'},
 	{"frequency", required_argument, NULL, 'F'},
 	{"output", required_argument, NULL, 'o'},
@@ -154,8 +169,16 @@ static int parse_option(int opt, void *ctx)
 
 	switch (opt) {
 	case 'p':
-		if (parse_pid(optarg, &opts->session.pid) < 0)
-			goto invalid;
+	case OPT_PID_TREE:
+		if (opts->pids.n && opts->tree != (opt == OPT_PID_TREE)) {
+			cprof_error("give either -p or --pid-tree, not both");
+			return -EINVAL;
+		}
+		opts->tree = opt == OPT_PID_TREE;
+		return pid_list_parse(&opts->pids, optarg,
+				      opts->tree ? "--pid-tree" : "-p");
+	case OPT_NO_CHILDREN:
+		opts->no_children = true;
 		return 0;
 	case 's':
 		if (parse_seconds(optarg, &opts->session.duration_ns) < 0)
@@ -227,7 +250,7 @@ static int parse_option(int opt, void *ctx)
 		return symbols_option(opt, &opts->debuginfod) ? 0 : -EINVAL;
 	}
 invalid:
-	cprof_error("invalid %s '%s'", opt == 'p' ? "pid" : "-s", optarg);
+	cprof_error("invalid -s '%s'", optarg);
 	return -EINVAL;
 }
 
@@ -242,14 +265,21 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 			    argv[optind]);
 		return -EINVAL;
 	}
-	if (opts->session.pid && opts->session.command) {
+	if (opts->pids.n && opts->session.command) {
 		cprof_error("give either -p PID or a command, not both");
 		return -EINVAL;
 	}
-	if (!opts->session.pid && !opts->session.command) {
+	if (!opts->pids.n && !opts->session.command) {
 		cprof_error("nothing to record: use -p PID or -- COMMAND");
 		return -EINVAL;
 	}
+	if (opts->no_children && !opts->session.command) {
+		cprof_error("--no-children goes with a COMMAND; -p records "
+			    "the processes named alone");
+		return -EINVAL;
+	}
+	if (opts->pids.n)
+		opts->session.pid = opts->pids.pids[0];
 	if (opts->session.sampler == SAMPLER_PERF &&
 	    opts->session.mode != SESSION_CPU) {
 		cprof_error("--sampler=perf takes CPU profiles only; wall "
@@ -320,7 +350,10 @@ static void report_session_error(const struct session_options *so,
 		break;
 	case SESSION_FAIL_TARGET:
 	case SESSION_FAIL_LAUNCH:
-		report_start_error(so, err);
+		if (so->command || !res->pid)
+			report_start_error(so, err);
+		else /* several processes: the one that failed */
+			report_target_error(res->pid, err);
 		break;
 	case SESSION_FAIL_PERF_DENIED:
 		cprof_error("perf_event_open refused (%s): lower "
@@ -438,6 +471,62 @@ static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
 			(unsigned long long)samples);
 }
 
+/* One process: the profile carries no process labels. */
+static bool single_process(const struct record_options *opts)
+{
+	return opts->session.command ? opts->no_children
+				     : !opts->tree && opts->pids.n == 1;
+}
+
+static int record_one(struct record_options *opts, struct collector *c,
+		      struct session_result *res)
+{
+	struct session_options *so = &opts->session;
+	bool tty = stderr_is_tty();
+	struct sample_sink sink;
+	int r;
+
+	collector_sink(c, &sink);
+	if (tty) {
+		so->progress = show_progress;
+		so->progress_ctx = so;
+	}
+	r = session_record(so, &sink, res);
+	if (tty)
+		fputs("\r\033[K", stderr);
+	return r;
+}
+
+static int process_sink(void *ctx, struct sample_sink *ret_sink)
+{
+	return collector_process_sink(ctx, ret_sink);
+}
+
+/* Several processes, one profile: res gets the group's time and summed
+ * figures over the first member's result (a command's exit status). */
+static int record_group(struct record_options *opts, struct collector *c,
+			struct session_result *res)
+{
+	const struct group_options go = {
+		.session = opts->session,
+		.pids = opts->pids.pids,
+		.npids = opts->pids.n,
+		.follow = opts->tree || opts->session.command,
+		.member_sink = process_sink,
+		.ctx = c,
+	};
+	struct group_result gr;
+	int r = group_record(&go, &gr);
+
+	*res = gr.first;
+	res->start_realtime_ns = gr.start_realtime_ns;
+	res->duration_ns = gr.duration_ns;
+	res->stopped_by_signal = gr.stopped_by_signal;
+	if (r >= 0)
+		res->stats = gr.stats;
+	return r;
+}
+
 static int record(struct record_options *opts, struct collector **ret_c,
 		  struct session_result *res)
 {
@@ -447,9 +536,8 @@ static int record(struct record_options *opts, struct collector **ret_c,
 		.unwinder = opts->unwinder,
 		.hz = so->hz,
 		.merge = true,
+		.label_process = !single_process(opts),
 	};
-	bool tty = stderr_is_tty();
-	struct sample_sink sink;
 	int r;
 
 	r = collector_new(&co, ret_c);
@@ -457,14 +545,10 @@ static int record(struct record_options *opts, struct collector **ret_c,
 		cprof_error_errno(r, "cannot record");
 		return r;
 	}
-	collector_sink(*ret_c, &sink);
-	if (tty) {
-		so->progress = show_progress;
-		so->progress_ctx = so;
-	}
-	r = session_record(so, &sink, res);
-	if (tty)
-		fputs("\r\033[K", stderr);
+	if (single_process(opts))
+		r = record_one(opts, *ret_c, res);
+	else
+		r = record_group(opts, *ret_c, res);
 	if (r >= 0)
 		r = collector_finish(*ret_c, res);
 	if (r < 0)
@@ -479,7 +563,9 @@ static void report_gaps(const struct record_options *opts,
 	const struct session_stats *st = &res->stats;
 	const char *empty = session_empty_reason(&opts->session, res);
 
-	if (empty)
+	if (empty && !single_process(opts))
+		cprof_error("no samples: no process ran on a CPU");
+	else if (empty)
 		cprof_error("pid %d: no samples: %s", res->pid, empty);
 	if (st->missed_ticks * 10 > st->ticks)
 		cprof_error("warning: %llu of %llu ticks missed: this machine "
@@ -498,15 +584,24 @@ int cmd_record(int argc, char **argv)
 	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
-	if (r != 0)
+	if (r != 0) {
+		pid_list_free(&opts.pids);
 		return r > 0 ? EXIT_ALL : EXIT_USAGE;
-	if (symbols_setup(opts.debuginfod) < 0)
-		return EXIT_USAGE;
-	r = output_open(&out, opts.output);
-	if (r < 0) {
-		output_report_error(opts.output, r);
-		return EXIT_FAIL;
 	}
+	if (symbols_setup(opts.debuginfod) < 0)
+		ret = EXIT_USAGE;
+	else if ((r = pid_list_check(&opts.pids)) != 0)
+		ret = r;
+	else if ((r = output_open(&out, opts.output)) < 0)
+		output_report_error(opts.output, r);
+	else
+		ret = EXIT_ALL;
+	if (ret != EXIT_ALL) {
+		pid_list_free(&opts.pids);
+		return ret;
+	}
+	ret = EXIT_FAIL;
+	opts.session.pid = opts.pids.n ? opts.pids.pids[0] : 0;
 	if (record(&opts, &c, &res) < 0)
 		goto cleanup;
 	if (opts.stats)
@@ -518,5 +613,6 @@ int cmd_record(int argc, char **argv)
 cleanup:
 	output_abort(&out);
 	collector_free(c);
+	pid_list_free(&opts.pids);
 	return ret;
 }

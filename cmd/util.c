@@ -74,6 +74,77 @@ int parse_pid(const char *text, pid_t *ret_pid)
 	return 0;
 }
 
+/* One element of a pid list; the line names the list only when it has
+ * several. */
+static int parse_list_pid(const char *text, size_t len, const char *list,
+			  const char *option, pid_t *ret_pid)
+{
+	char *one = strndup(text, len);
+	int r;
+
+	if (!one)
+		return -ENOMEM;
+	r = parse_pid(one, ret_pid);
+	if (r < 0 && strchr(list, ','))
+		cprof_error("invalid pid '%s' in %s '%s'", one, option, list);
+	else if (r < 0)
+		cprof_error("invalid pid '%s'", one);
+	free(one);
+	return r < 0 ? -EINVAL : 0;
+}
+
+int pid_list_parse(struct pid_list *list, const char *text, const char *option)
+{
+	const char *p = text;
+
+	do {
+		size_t len = strcspn(p, ",");
+		pid_t pid, *grown;
+		int r = parse_list_pid(p, len, text, option, &pid);
+
+		if (r < 0)
+			return r;
+		grown = realloc(list->pids, (list->n + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		list->pids = grown;
+		list->pids[list->n++] = pid;
+		p += len;
+	} while (*p++ == ',');
+	return 0;
+}
+
+int pid_list_check(struct pid_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		pid_t given = list->pids[i];
+		int r = target_resolve(given, &list->pids[i]);
+
+		if (r < 0) {
+			report_target_error(given, r);
+			return EXIT_FAIL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (list->pids[j] != list->pids[i])
+				continue;
+			if (given == list->pids[i])
+				cprof_error("pid %d given twice", given);
+			else
+				cprof_error("pid %d given twice (thread %d "
+					    "is in it)",
+					    list->pids[i], given);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+void pid_list_free(struct pid_list *list)
+{
+	free(list->pids);
+	*list = (struct pid_list){0};
+}
+
 bool stderr_is_tty(void)
 {
 	return isatty(STDERR_FILENO) == 1;

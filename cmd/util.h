@@ -31,6 +31,23 @@ int parse_ulong(const char *text, unsigned long min, unsigned long max,
 		unsigned long *ret_value);
 int parse_pid(const char *text, pid_t *ret_pid);
 
+/* The processes of -p and --pid-tree: comma lists, and a repeated option
+ * adds to the list, as pgrep and perf take them. */
+struct pid_list {
+	pid_t *pids;
+	size_t n;
+};
+
+/* Appends "PID[,PID...]" to list: -EINVAL (reported, naming option when
+ * the list has several) for an empty element or a bad number, -ENOMEM. */
+int pid_list_parse(struct pid_list *list, const char *text, const char *option);
+/* Before anything is touched: each pid names a live process (a thread
+ * id names its process, and is replaced by it), given once.  Reports the
+ * one line and returns EXIT_FAIL (no such process, a zombie, a kernel
+ * thread) or EXIT_USAGE (given twice); 0 when all is well. */
+int pid_list_check(struct pid_list *list);
+void pid_list_free(struct pid_list *list);
+
 #include "cmd/output.h"
 
 struct option;

@@ -51,12 +51,13 @@ awk '/pause p50/ {
 } END { if (!found) exit 1 }' "$lib_tmp/busy.prof.err" ||
 	fail "stats: percentiles out of order: $(cat "$lib_tmp/busy.prof.err")"
 
-# Launch mode, the work in a child: no sample, the command's status, why.
-run_cprof "$lib_tmp/child.prof" record -o "$lib_tmp/child.pprof" -- \
+# Launch mode, the work in a child, children left out: no sample, the
+# command's status, why.
+run_cprof "$lib_tmp/child.prof" record -o "$lib_tmp/child.pprof" --no-children -- \
 	sh -c '"$0" 1 1 >/dev/null; exit 5' "$split"
 rc=$?
 [ $rc = 5 ] || fail "child: cprof exited $rc, not the command's 5"
-grep -qE -x -e "cprof: pid [0-9]+: no samples: the command itself never ran on a CPU; cprof does not follow child processes: record one with -p PID" \
+grep -qE -x -e "cprof: pid [0-9]+: no samples: the command itself never ran on a CPU, and --no-children leaves out the processes it starts" \
 	"$lib_tmp/child.prof.err" ||
 	fail "child: no reason for the empty profile: $(cat "$lib_tmp/child.prof.err")"
 
