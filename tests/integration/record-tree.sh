@@ -1,0 +1,207 @@
+#!/bin/bash
+# `cprof record` of several processes: one profile, each sample labelled
+# with its process's pid and name.
+# - -p A,B,C of forker's three workers: each worker's pid shows its own
+#   hot function (worker_a, worker_b, worker_c) and no other worker's,
+#   with a CPU share within 3 points of the share it really used (about a
+#   third each), read from /proc before and after.
+# - --pid-tree of forker: the same; and a worker forked while cprof
+#   samples (SIGUSR1) is in the profile under its own pid, in worker_d.
+#   That run is ended by SIGINT: exit 0, every worker in the profile.
+# - launch mode: `sh -c 'W & W; wait; exit 7'` profiles both spinning
+#   grandchildren under pids of their own and exits 7; --no-children
+#   leaves them out.
+# - after every run, no process of the tree is stopped or traced.
+# - bad input: a pid given twice, an empty element (64); a pid that does
+#   not exist, a tree whose root is a zombie (2): one line each.
+#
+# usage: record-tree.sh CPROF FORKER
+CPROF=$1 forker=$2
+. "$(dirname "$0")/../lib/lib.sh"
+
+require_file "$CPROF" cprof
+require_file "$forker" "target forker"
+require_go
+
+# start_forker NAME: forker and its three workers; sets TARGET_PID and
+# WORKER_a, WORKER_b, WORKER_c.
+start_forker()
+{
+	local x
+	start_ready "$1" "$forker"
+	for x in a b c; do
+		printf -v "WORKER_$x" '%s' \
+			"$(awk -v x="$x" '$1 == "worker" && $2 == x { print $3 }' \
+				"$lib_tmp/$1.out")"
+		lib_pids+=("$(eval echo "\$WORKER_$x")")
+	done
+}
+
+# cpu_of PIDS...: "PID NS" per pid, its CPU time so far.
+cpu_of()
+{
+	local pid
+	for pid in "$@"; do
+		printf '%s %s\n' "$pid" "$(process_cpu_ns "$pid")"
+	done
+}
+
+# focus_flat PROF PID FUNC: FUNC's flat% of the whole profile among the
+# samples labelled pid=PID.
+focus_flat()
+{
+	go_pprof -tagfocus="pid=$2" -top "$1" >"$1.$2.top" 2>&1
+	top_flat "$1.$2.top" "$3"
+}
+
+# check_workers WHAT PROF BEFORE AFTER LETTER=PID...: each worker's pid
+# shows its function and no other's, with the share of CPU it used
+# between BEFORE and AFTER (cpu_of outputs), within 3 points.
+check_workers()
+{
+	local what=$1 prof=$2 before=$3 after=$4 pair x pid flat other real
+	local total
+	shift 4
+	total=$(join <(sort "$before") <(sort "$after") |
+		awk '{ s += $3 - $2 } END { print s }')
+	for pair in "$@"; do
+		x=${pair%%=*} pid=${pair#*=}
+		flat=$(focus_flat "$prof" "$pid" "worker_$x")
+		real=$(share "$(join <(sort "$before") <(sort "$after") |
+			awk -v p="$pid" '$1 == p { print $3 - $2 }')" "$total")
+		note "$what: pid $pid worker_$x $flat% of the profile, used $real% of the CPU"
+		within "$flat" "$real" 3 ||
+			fail "$what: worker_$x (pid $pid) has $flat% of the profile, it used $real% of the CPU"
+		for other in a b c d; do
+			[ "$other" = "$x" ] && continue
+			[ "$(top_flat "$prof.$pid.top" "worker_$other")" = 0 ] ||
+				fail "$what: pid $pid shows worker_$other"
+		done
+	done
+}
+
+# all_free WHAT PIDS...: none stopped or traced, each alive.
+all_free()
+{
+	local what=$1 pid
+	shift
+	for pid in "$@"; do
+		check_free "$pid" "" "$what"
+	done
+}
+
+# record_shares WHAT ARGS...: cprof record ARGS for 3 s on the forker
+# tree started last, with its workers' shares checked.
+record_shares()
+{
+	local what=$1 rc
+	shift
+	cpu_of "$WORKER_a" "$WORKER_b" "$WORKER_c" >"$lib_tmp/$what.before"
+	run_cprof "$lib_tmp/$what.out" record "$@" -s 3 -o "$lib_tmp/$what.prof"
+	rc=$?
+	cpu_of "$WORKER_a" "$WORKER_b" "$WORKER_c" >"$lib_tmp/$what.after"
+	[ $rc = 0 ] || fail "$what: cprof exited $rc: $(cat "$lib_tmp/$what.out.err")"
+	check_workers "$what" "$lib_tmp/$what.prof" "$lib_tmp/$what.before" \
+		"$lib_tmp/$what.after" a="$WORKER_a" b="$WORKER_b" c="$WORKER_c"
+	all_free "$what" "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c"
+}
+
+start_forker forker
+record_shares list -p "$WORKER_a,$WORKER_b" -p "$WORKER_c"
+record_shares tree --pid-tree "$TARGET_PID"
+
+# A worker forked while the tree is sampled joins the profile.
+start_cprof "$lib_tmp/fork.out" record --pid-tree "$TARGET_PID" -s 60 \
+	-o "$lib_tmp/fork.prof"
+wait_sampling "$WORKER_c" "$CPROF_PID" 60 || fail "fork: cprof does not sample"
+kill -USR1 "$TARGET_PID"
+for ((n = 0; n < 1200; n++)); do
+	WORKER_d=$(awk '$1 == "worker" && $2 == "d" { print $3 }' "$lib_tmp/forker.out")
+	[ -n "$WORKER_d" ] && break
+	sleep 0.05
+done
+[ -n "$WORKER_d" ] || die "fork: forker printed no worker d"
+lib_pids+=("$WORKER_d")
+wait_sampling "$WORKER_d" "$CPROF_PID" 60 ||
+	fail "fork: cprof does not sample worker d"
+wait_process_cpu "$WORKER_d" 300000000 60 ||
+	fail "fork: worker d does not run"
+kill -INT "$CPROF_PID"
+wait_exit "$CPROF_PID" 60 || die "fork: cprof did not end on SIGINT"
+forget_pid "$CPROF_PID"
+[ "$WAIT_STATUS" = 0 ] ||
+	fail "fork: cprof exited $WAIT_STATUS: $(cat "$lib_tmp/fork.out.err")"
+flat=$(focus_flat "$lib_tmp/fork.prof" "$WORKER_d" worker_d)
+awk -v f="$flat" 'BEGIN { exit !(f > 0) }' ||
+	fail "fork: worker_d (pid $WORKER_d, forked while recording) is not in the profile"
+for x in a b c; do
+	pid=$(eval echo "\$WORKER_$x")
+	flat=$(focus_flat "$lib_tmp/fork.prof" "$pid" "worker_$x")
+	awk -v f="$flat" 'BEGIN { exit !(f > 0) }' ||
+		fail "fork: worker_$x (pid $pid) is not in the profile"
+done
+all_free fork "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c" "$WORKER_d"
+
+# Bad input, before anything is touched.
+one_line()
+{
+	[ "$(wc -l <"$2")" = 1 ] && grep -qxF -e "$3" "$2" ||
+		fail "$1: stderr is not the one line '$3': $(cat "$2")"
+}
+bad()
+{
+	local what=$1 want=$2 line=$3 rc
+	shift 3
+	run_cprof "$lib_tmp/$what.out" record "$@" -s 1 -o "$lib_tmp/$what.prof"
+	rc=$?
+	[ $rc = "$want" ] || fail "$what: cprof exited $rc, not $want"
+	one_line "$what" "$lib_tmp/$what.out.err" "$line"
+	[ -e "$lib_tmp/$what.prof" ] && fail "$what: a profile was written"
+}
+bad twice 64 "cprof: pid $WORKER_a given twice" -p "$WORKER_a,$WORKER_b" -p "$WORKER_a"
+bad empty 64 "cprof: invalid pid '' in -p '$WORKER_a,'" -p "$WORKER_a,"
+bad gone 2 "cprof: pid 2147483646: no such process" -p "$WORKER_a,2147483646"
+all_free bad "$TARGET_PID" "$WORKER_a" "$WORKER_b"
+end_target "$TARGET_PID"
+
+# A zombie root: its parent (sleep, exec'd by sh) never reaps it.
+sh -c 'sleep 0.01 & exec sleep 60' &
+reaper=$!
+lib_pids+=("$reaper")
+for ((n = 0; n < 1200; n++)); do
+	zombie=$(cat "/proc/$reaper/task/$reaper/children" 2>/dev/null | tr -d ' ')
+	[ -n "$zombie" ] && [ "$(lib_stat_state "/proc/$zombie")" = Z ] && break
+	zombie=
+	sleep 0.05
+done
+[ -n "$zombie" ] || framework_error "no zombie made"
+bad zombie 2 "cprof: pid $zombie: process is a zombie; it has exited and waits for its parent to reap it" \
+	--pid-tree "$zombie"
+end_target "$reaper"
+
+# Launch mode: the command's grandchildren, each under its own pid.
+run_cprof "$lib_tmp/launch.out" record -o "$lib_tmp/launch.prof" -- \
+	sh -c '"$0" spin 2 & "$0" spin 2; wait; exit 7' "$forker"
+rc=$?
+[ $rc = 7 ] || fail "launch: cprof exited $rc, not the command's 7: $(cat "$lib_tmp/launch.out.err")"
+go_pprof -raw "$lib_tmp/launch.prof" >"$lib_tmp/launch.raw" 2>&1
+pids=$(grep -o 'pid:\[[0-9]*\]' "$lib_tmp/launch.raw" | sort -u | tr -dc '0-9\n')
+spinners=0
+for pid in $pids; do
+	flat=$(focus_flat "$lib_tmp/launch.prof" "$pid" worker_a)
+	awk -v f="$flat" 'BEGIN { exit !(f > 20) }' && spinners=$((spinners + 1))
+done
+[ "$spinners" = 2 ] ||
+	fail "launch: $spinners processes with worker_a over 20%, expected both spinners (pids: $(echo $pids))"
+
+run_cprof "$lib_tmp/alone.out" record --no-children -o "$lib_tmp/alone.prof" -- \
+	sh -c '"$0" spin 1 & "$0" spin 1; wait; exit 7' "$forker"
+rc=$?
+[ $rc = 7 ] || fail "alone: cprof exited $rc, not 7"
+go_pprof -top "$lib_tmp/alone.prof" >"$lib_tmp/alone.top" 2>&1
+[ "$(top_flat "$lib_tmp/alone.top" worker_a)" = 0 ] ||
+	fail "alone: --no-children recorded the command's children"
+grep -q 'pid:\[' <(go_pprof -raw "$lib_tmp/alone.prof" 2>&1) &&
+	fail "alone: one process, yet samples carry pid labels"
+
+finish
