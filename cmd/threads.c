@@ -83,8 +83,18 @@ static int parse_option(int opt, void *ctx)
 
 	switch (opt) {
 	case 'p':
+		if (opts->pid) {
+			/* Never the last of several silently. */
+			cprof_error("threads shows one process: -p given "
+				    "twice");
+			return -EINVAL;
+		}
 		if (parse_pid(optarg, &opts->pid) < 0) {
-			cprof_error("invalid pid '%s'", optarg);
+			cprof_error(strchr(optarg, ',')
+					    ? "threads shows one process: "
+					      "invalid pid '%s'"
+					    : "invalid pid '%s'",
+				    optarg);
 			return -EINVAL;
 		}
 		return 0;
