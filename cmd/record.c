@@ -254,6 +254,13 @@ invalid:
 	return -EINVAL;
 }
 
+/* One process: the profile carries no process labels. */
+static bool single_process(const struct record_options *opts)
+{
+	return opts->session.command ? opts->no_children
+				     : !opts->tree && opts->pids.n == 1;
+}
+
 static int check_options(int argc, char **argv, struct record_options *opts)
 {
 	if (optind < argc)
@@ -280,6 +287,19 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	}
 	if (opts->pids.n)
 		opts->session.pid = opts->pids.pids[0];
+	/* Several ptrace sessions at once are not safe yet: a stop one
+	 * waits for may be reported to another's wait.  A command is then
+	 * recorded alone, as before children were followed. */
+	if (opts->session.mode == SESSION_WALL ||
+	    opts->session.sampler == SAMPLER_PTRACE) {
+		if (opts->session.command)
+			opts->no_children = true;
+		if (!single_process(opts)) {
+			cprof_error("several processes are recorded with the "
+				    "perf sampler in cpu mode only");
+			return -EINVAL;
+		}
+	}
 	if (opts->session.sampler == SAMPLER_PERF &&
 	    opts->session.mode != SESSION_CPU) {
 		cprof_error("--sampler=perf takes CPU profiles only; wall "
@@ -471,13 +491,6 @@ static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
 			(unsigned long long)samples);
 }
 
-/* One process: the profile carries no process labels. */
-static bool single_process(const struct record_options *opts)
-{
-	return opts->session.command ? opts->no_children
-				     : !opts->tree && opts->pids.n == 1;
-}
-
 static int record_one(struct record_options *opts, struct collector *c,
 		      struct session_result *res)
 {
@@ -507,7 +520,7 @@ static int process_sink(void *ctx, struct sample_sink *ret_sink)
 static int record_group(struct record_options *opts, struct collector *c,
 			struct session_result *res)
 {
-	const struct group_options go = {
+	struct group_options go = {
 		.session = opts->session,
 		.pids = opts->pids.pids,
 		.npids = opts->pids.n,
@@ -516,7 +529,12 @@ static int record_group(struct record_options *opts, struct collector *c,
 		.ctx = c,
 	};
 	struct group_result gr;
-	int r = group_record(&go, &gr);
+	int r;
+
+	/* No fallback to ptrace: see check_options. */
+	if (go.session.sampler == SAMPLER_AUTO)
+		go.session.sampler = SAMPLER_PERF;
+	r = group_record(&go, &gr);
 
 	*res = gr.first;
 	res->start_realtime_ns = gr.start_realtime_ns;
