@@ -82,14 +82,10 @@ static int parse_option(int opt, void *ctx)
 	unsigned long value;
 
 	switch (opt) {
-	case 'p':
-		if (opts->pid) {
-			/* Never the last of several silently. */
-			cprof_error("threads shows one process: -p given "
-				    "twice");
-			return -EINVAL;
-		}
-		if (parse_pid(optarg, &opts->pid) < 0) {
+	case 'p': {
+		pid_t pid;
+
+		if (parse_pid(optarg, &pid) < 0) {
 			cprof_error(strchr(optarg, ',')
 					    ? "threads shows one process: "
 					      "invalid pid '%s'"
@@ -97,7 +93,15 @@ static int parse_option(int opt, void *ctx)
 				    optarg);
 			return -EINVAL;
 		}
+		/* Never the last of several silently. */
+		if (opts->pid) {
+			cprof_error("threads shows one process: -p given "
+				    "twice");
+			return -EINVAL;
+		}
+		opts->pid = pid;
 		return 0;
+	}
 	case OPT_DEBUG:
 		if (parse_ulong(optarg, 0, 2, &value) < 0) {
 			cprof_error("invalid --debug '%s': use 0, 1 or 2",
