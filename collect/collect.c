@@ -89,8 +89,14 @@ static int begin(void *ctx, pid_t proc_tid)
 
 	if (r < 0)
 		return r;
-	return stacks_new(proc_tid, c->opts.unwinder,
-			  c->opts.kind == COLLECT_WALL, &c->stacks);
+	r = stacks_new(proc_tid, c->opts.unwinder, c->opts.kind == COLLECT_WALL,
+		       &c->stacks);
+	/* A recording's samples come faster than debug files load: they are
+	 * loaded now, before sampling begins.  A snapshot loads only what
+	 * its stacks need. */
+	if (r >= 0 && c->opts.kind != COLLECT_THREADS)
+		stacks_preload(c->stacks);
+	return r;
 }
 
 static const char *wait_name(const struct thread_info *info, char *buf,

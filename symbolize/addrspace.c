@@ -770,6 +770,50 @@ static void module_load_info(struct module *m)
 	}
 }
 
+/* Whether the object's debug information is on this machine: its own
+ * sections, or a debug file under /usr/lib/debug by build id. */
+static bool has_local_debug(struct module *m)
+{
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	Dwarf_Addr bias;
+	Elf *elf = dwfl_module_getelf(m->dwmod, &bias);
+	size_t shstrndx;
+	int len;
+
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0)
+		for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn;
+		     scn = elf_nextscn(elf, scn)) {
+			GElf_Shdr shdr;
+			const char *name;
+
+			if (!gelf_getshdr(scn, &shdr))
+				continue;
+			name = elf_strptr(elf, shstrndx, shdr.sh_name);
+			if (name && !strcmp(name, ".debug_info"))
+				return true;
+		}
+	len = dwfl_module_build_id(m->dwmod, &id, &vaddr);
+	return len > 0 && debugfile_exists(id, (size_t)len);
+}
+
+void addrspace_preload(struct addrspace *as)
+{
+	for (size_t i = 0; i < as->nlive; i++) {
+		struct module *m = as->live[i];
+
+		if (!m->dwmod || m->is_vdso)
+			continue;
+		module_load_image(m);
+		if (has_local_debug(m))
+			module_load_info(m);
+		if (!m->symtab_tried) {
+			m->symtab_tried = true;
+			m->symtab = symtab_build(m->dwmod);
+		}
+	}
+}
+
 const struct module_info *addrspace_module_at(struct addrspace *as,
 					      uint64_t addr)
 {
