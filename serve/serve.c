@@ -48,6 +48,7 @@ struct server {
 	struct MHD_Daemon *daemon;
 	int sigfd, pidfd, shutdown_fd;
 	sigset_t saved_mask;
+	bool signals_held;
 	atomic_bool shutting_down;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -727,6 +728,7 @@ static int hold_signals(struct server *s)
 	sigaddset(&mask, SIGPIPE);
 	if (pthread_sigmask(SIG_BLOCK, &mask, &s->saved_mask) != 0)
 		return -EINVAL;
+	s->signals_held = true;
 	sigdelset(&mask, SIGCHLD);
 	sigdelset(&mask, SIGPIPE);
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -850,7 +852,8 @@ void serve_free(struct server *s)
 		close(s->shutdown_fd);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
-	pthread_sigmask(SIG_SETMASK, &s->saved_mask, NULL);
+	if (s->signals_held)
+		pthread_sigmask(SIG_SETMASK, &s->saved_mask, NULL);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->idle);
 	free(s);
