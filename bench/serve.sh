@@ -9,19 +9,21 @@
 #    as it has its answer for SECONDS (default 10), beside `cprof threads
 #    --debug=1` run again and again on the same target for as long.
 # 2. The throughput of a CPU-bound target (bench/targets/spin.c, WORKERS
-#    busy threads, default 2) over one scrape cycle of INTERVAL_S seconds
+#    busy threads, default 1, leaving a core to the rest of the machine)
+#    over one scrape cycle of INTERVAL_S seconds
 #    (default 15): with nothing attached, with serve listening and no
 #    request (goal: no measurable loss), with a scraper pulling a
 #    PROFILE_S-second CPU profile (default 10) at the start of the cycle,
 #    and with `cprof record -s PROFILE_S` at the start of the cycle instead
-#    (goal: the scrape costs no more than the record).  Loss is 1 - rate /
-#    the mean of the two baselines taken before and after.
+#    (goal: the scrape costs no more than the record).  A baseline cycle
+#    runs before each of them and one after the last; each loss is 1 -
+#    rate / the mean of the baselines on both sides.
 #
 # Environment: BUILD (meson build dir, default ./build), CPROF (default
 # $BUILD/cmd/cprof), CC (to build the targets when $BUILD lacks them).
 set -u
 
-threads=100 seconds=10 profile_s=10 interval_s=15 workers=2
+threads=100 seconds=10 profile_s=10 interval_s=15 workers=1
 
 usage() {
 	echo "usage: bash bench/serve.sh [-n THREADS] [-d SECONDS] [-p PROFILE_S] [-i INTERVAL_S] [-w WORKERS]" >&2
@@ -152,14 +154,18 @@ cycle() {
 	awk -v u="$((u1 - u0))" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", u * 1e9 / ns }'
 }
 
+# Serve listens through the first four cycles: its idle cost shows as
+# the difference between the first two baselines and the idle cycle.
 base1=$(cycle)
 serve "$spin_pid"
 idle=$(cycle)
+base2=$(cycle)
 scrape=$(cycle curl -s -o "$tmp/scrape.prof" --max-time 120 "${URL}profile?seconds=$profile_s")
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" 2>/dev/null
+base3=$(cycle)
 record=$(cycle "$CPROF" record -p "$spin_pid" -s "$profile_s" -o "$tmp/record.prof")
-base2=$(cycle)
+base4=$(cycle)
 
 echo "cprof serve bench, $(date '+%Y-%m-%d %H:%M'), $(uname -srm), $(nproc) cores"
 echo
@@ -168,13 +174,20 @@ printf "  %-34s %8s/s\n" "serve: GET threads?debug=1" "$serve_rps"
 printf "  %-34s %8s/s\n" "cprof threads --debug=1 (one run each)" "$cli_rps"
 awk -v s="$serve_rps" -v c="$cli_rps" 'BEGIN { if (c > 0) printf "  serve/cli: %.2fx\n", s / c }'
 echo
-echo "throughput of $workers busy threads over a $interval_s s scrape cycle (units/s; loss against the mean baseline):"
-awk -v b1="$base1" -v b2="$base2" -v idle="$idle" -v scrape="$scrape" -v record="$record" \
-	-v p="$profile_s" 'BEGIN {
-	base = (b1 + b2) / 2
-	printf "  %-44s %12d\n", "baseline (before, after)", base
-	printf "  %-44s %12d  loss %+.2f%%\n", "serve listening, no request", idle, (1 - idle / base) * 100
-	printf "  %-44s %12d  loss %+.2f%%\n", "serve, one profile?seconds=" p " scraped", scrape, (1 - scrape / base) * 100
-	printf "  %-44s %12d  loss %+.2f%%\n", "cprof record -s " p, record, (1 - record / base) * 100
-	printf "  baselines differ by %.2f%%: losses below that are noise\n", (b1 > b2 ? b1 - b2 : b2 - b1) / base * 100
+echo "throughput of $workers busy thread(s) over a $interval_s s scrape cycle (units/s; loss against the baselines on both sides):"
+awk -v b1="$base1" -v b2="$base2" -v b3="$base3" -v b4="$base4" -v idle="$idle" \
+	-v scrape="$scrape" -v record="$record" -v p="$profile_s" '
+function line(what, rate, lo, hi,   base) {
+	base = (lo + hi) / 2
+	printf "  %-44s %12d  loss %+.2f%%\n", what, rate, (1 - rate / base) * 100
+}
+BEGIN {
+	printf "  %-44s %12d %12d %12d %12d\n", "baselines", b1, b2, b3, b4
+	line("serve listening, no request", idle, b1, b2)
+	line("serve, one profile?seconds=" p " scraped", scrape, b2, b3)
+	line("cprof record -s " p, record, b3, b4)
+	lo = b1; hi = b1
+	if (b2 < lo) lo = b2; if (b3 < lo) lo = b3; if (b4 < lo) lo = b4
+	if (b2 > hi) hi = b2; if (b3 > hi) hi = b3; if (b4 > hi) hi = b4
+	printf "  baselines spread %.2f%%: losses below that are noise\n", (hi - lo) / ((hi + lo) / 2) * 100
 }'
