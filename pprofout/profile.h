@@ -84,4 +84,14 @@ int profile_write_text(const struct profile *profile, int level, unsigned flags,
 int profile_write_folded(const struct profile *profile, FILE *out);
 int profile_write_top(const struct profile *profile, FILE *out);
 
+/*
+ * An interactive flame graph (pprofout/svg.c), one self-contained SVG:
+ * frames merged by function, root at the bottom, widths the last sample
+ * type; coloured by wait or state where samples carry a state label (wall,
+ * threads), else by object.  title heads it (NULL: "cprof").  0, -ENOMEM,
+ * or the write error.
+ */
+int profile_write_svg(const struct profile *profile, const char *title,
+		      FILE *out);
+
 #endif
