@@ -388,13 +388,22 @@ static void mark_inlined(struct top_table *t)
 	}
 }
 
-/* Flat descending, then name, then cum descending: pprof's row order. */
+struct node_order {
+	const struct profile *profile;
+	bool by_cum;
+};
+
+/* Flat descending, then name, then cum descending: pprof's row order;
+ * by_cum puts cum first, as -cum does. */
 static int compare_nodes(const void *x, const void *y, void *ctx)
 {
-	const struct profile *profile = ctx;
+	const struct node_order *order = ctx;
+	const struct profile *profile = order->profile;
 	const struct top_node *a = x, *b = y;
 	int cmp;
 
+	if (order->by_cum && abs64(a->cum) != abs64(b->cum))
+		return abs64(a->cum) > abs64(b->cum) ? -1 : 1;
 	if (abs64(a->flat) != abs64(b->flat))
 		return abs64(a->flat) > abs64(b->flat) ? -1 : 1;
 	cmp = strcmp(pp_str(profile, a->name), pp_str(profile, b->name));
@@ -549,9 +558,10 @@ static void print_top_row(FILE *out, const struct top_table *t,
 	fputc('\n', out);
 }
 
-static void print_top(FILE *out, struct top_table *t)
+static void print_top(FILE *out, struct top_table *t, bool by_cum)
 {
 	const struct profile *profile = t->profile;
+	struct node_order order = {profile, by_cum};
 	struct value_format fmt = {0};
 	int64_t flat_sum = 0;
 
@@ -561,7 +571,7 @@ static void print_top(FILE *out, struct top_table *t)
 			"nanoseconds");
 	if (t->nnodes) /* qsort_r() must not be given NULL */
 		qsort_r(t->nodes, t->nnodes, sizeof(*t->nodes), compare_nodes,
-			(void *)profile);
+			&order);
 	choose_unit(t, &fmt);
 	print_top_header(out, t, &fmt);
 	for (size_t i = 0; i < t->nnodes; i++) {
@@ -571,6 +581,12 @@ static void print_top(FILE *out, struct top_table *t)
 }
 
 int profile_write_top(const struct profile *profile, FILE *out)
+{
+	return profile_write_top_sorted(profile, false, out);
+}
+
+int profile_write_top_sorted(const struct profile *profile, bool by_cum,
+			     FILE *out)
 {
 	struct top_table t = {.profile = profile};
 	int ret;
@@ -584,7 +600,7 @@ int profile_write_top(const struct profile *profile, FILE *out)
 	ret = count_samples(&t);
 	if (ret == 0) {
 		mark_inlined(&t);
-		print_top(out, &t);
+		print_top(out, &t, by_cum);
 	}
 	htab_release(&t.edge_index);
 	free(t.edges);

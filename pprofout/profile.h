@@ -13,6 +13,7 @@
 #ifndef CPROF_PPROFOUT_PROFILE_H
 #define CPROF_PPROFOUT_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +84,9 @@ int profile_write_text(const struct profile *profile, int level, unsigned flags,
  */
 int profile_write_folded(const struct profile *profile, FILE *out);
 int profile_write_top(const struct profile *profile, FILE *out);
+/* The same table, rows by cum first when by_cum (pprof's -cum). */
+int profile_write_top_sorted(const struct profile *profile, bool by_cum,
+			     FILE *out);
 
 /*
  * An interactive flame graph (pprofout/svg.c), one self-contained SVG:
