@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach/attach.h"
 #include "attach/keeper.h"
 
 struct keeper {
@@ -40,29 +41,6 @@ static void write_int(int fd, int value)
 	(void)!write(fd, &value, sizeof(value));
 }
 
-/* In the command: wait for the go, then exec as a shell would. */
-static void __attribute__((noreturn))
-run_command(char *const argv[], int go_fd, int err_fd)
-{
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigset_t none;
-	char go = 0;
-	int err;
-
-	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
-		;
-	if (go != 'g')
-		_exit(127);
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvp(argv[0], argv);
-	err = errno;
-	(void)!write(err_fd, &err, sizeof(err));
-	_exit(127);
-}
-
 /* In the keeper: start the command, report, wait for it, report. */
 static void __attribute__((noreturn))
 keep(char *const argv[], int go_fd, int report_fd)
@@ -80,7 +58,7 @@ keep(char *const argv[], int go_fd, int report_fd)
 	pid = fork();
 	if (pid == 0) {
 		close(err_pipe[0]);
-		run_command(argv, go_fd, err_pipe[1]);
+		launch_exec(argv, go_fd, err_pipe[1]);
 	}
 	close(err_pipe[1]);
 	close(go_fd);

@@ -43,7 +43,6 @@ struct svg_tree {
 	size_t nnodes, cap;
 	struct htab child_index;     /* (parent, name) -> node */
 	uint32_t keys[SVG_MAX_KEYS]; /* string indexes */
-	int64_t key_totals[SVG_MAX_KEYS];
 	size_t nkeys;
 	bool by_state; /* keys come from labels, not from objects */
 	int max_depth;
@@ -207,8 +206,6 @@ static int add_sample(struct svg_tree *tree, const struct pp_sample *s)
 	}
 	if (depth > tree->max_depth)
 		tree->max_depth = depth;
-	if (tree->by_state)
-		tree->key_totals[key] += value;
 	return 0;
 }
 
