@@ -197,11 +197,15 @@ static int hand_over(const struct raw_sample *sample, void *ctx)
 
 static int drain(struct session *s, struct perf_state *ps)
 {
+	struct perf_stats st;
 	bool exec = false;
 	int r = s->sink->batch(s->sink->ctx);
 
 	if (r >= 0)
 		r = perf_drain(ps->perf, hand_over, s, &exec);
+	/* Kept current for the progress calls (cprof top shows it). */
+	perf_get_stats(ps->perf, &st);
+	s->res->stats.lost = st.lost;
 	/* A new image: the old stacks' modules are gone. */
 	if (r >= 0 && exec)
 		r = s->sink->exec(s->sink->ctx);

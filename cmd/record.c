@@ -471,8 +471,11 @@ static void print_stats(const struct session_result *res,
 }
 
 /* On a terminal, about once a second. */
-static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
+static void show_progress(void *ctx, int64_t elapsed_ns,
+			  const struct session_stats *stats)
 {
+	unsigned long long samples = stats->samples;
+
 	const struct session_options *so = ctx;
 
 	if (so->duration_ns)
@@ -480,12 +483,11 @@ static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
 			"\rcprof: recording pid %d: %llds of %llds, %llu "
 			"samples",
 			so->pid, (long long)(elapsed_ns / 1000000000),
-			(long long)(so->duration_ns / 1000000000),
-			(unsigned long long)samples);
+			(long long)(so->duration_ns / 1000000000), samples);
 	else
 		fprintf(stderr, "\rcprof: recording %s: %llds, %llu samples",
 			so->command[0], (long long)(elapsed_ns / 1000000000),
-			(unsigned long long)samples);
+			samples);
 }
 
 static int record(struct record_options *opts, struct collector **ret_c,

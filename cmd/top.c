@@ -40,8 +40,9 @@ static const char top_help[] =
 	"      --interval N       redraw every N seconds (default 1)\n"
 	"  -h, --help             show the help text and exit\n"
 	"\n"
-	"Keys: o sort by own share, t by total, q quit (as Ctrl-C); the\n"
-	"process runs on, untraced.\n"
+	"Keys: o sort by own share, t by total; n and p show the next or\n"
+	"previous thread alone, a all threads again; q quits (as Ctrl-C)\n"
+	"and the process runs on, untraced.\n"
 	"\n"
 	"Exit status:\n"
 	"  0   ended by q, a signal, or the process's exit\n"
@@ -62,14 +63,14 @@ static const struct option top_longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-struct top_options {
+struct top_args {
 	struct session_options session;
 	unsigned long interval_s;
 };
 
 static int parse_option(int opt, void *ctx)
 {
-	struct top_options *opts = ctx;
+	struct top_args *opts = ctx;
 
 	switch (opt) {
 	case 'p':
@@ -115,7 +116,7 @@ static const struct command_line top_command_line = {
 	.handle = parse_option,
 };
 
-static int check_options(int argc, char **argv, struct top_options *opts)
+static int check_options(int argc, char **argv, struct top_args *opts)
 {
 	if (optind < argc && (optind == 0 || strcmp(argv[optind - 1], "--"))) {
 		cprof_error("unexpected argument '%s'; a command to run "
@@ -150,14 +151,20 @@ struct top_run {
 };
 
 /* On the sampling thread, about once a second. */
-static void on_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
+static void on_progress(void *ctx, int64_t elapsed_ns,
+			const struct session_stats *stats)
 {
 	struct top_run *run = ctx;
+	struct live_progress progress = {
+		.elapsed_ns = elapsed_ns,
+		.samples = stats->samples,
+		.lost = stats->lost + stats->missed_ticks,
+	};
 
 	if (run->quit)
 		return;
 	if (!live_view_update(run->view, collector_profile(run->collector),
-			      elapsed_ns, samples)) {
+			      &progress)) {
 		/* q ends the session as Ctrl-C does: the session holds
 		 * SIGINT and lets the target go. */
 		run->quit = true;
@@ -165,7 +172,7 @@ static void on_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
 	}
 }
 
-static void make_heading(const struct top_options *opts, char *buf, size_t size)
+static void make_heading(const struct top_args *opts, char *buf, size_t size)
 {
 	if (opts->session.command)
 		snprintf(buf, size, "%s, %s, %lu Hz", opts->session.command[0],
@@ -180,8 +187,7 @@ static void make_heading(const struct top_options *opts, char *buf, size_t size)
 
 int cmd_top(int argc, char **argv)
 {
-	struct top_options opts = {.session.hz = TOP_DEFAULT_HZ,
-				   .interval_s = 1};
+	struct top_args opts = {.session.hz = TOP_DEFAULT_HZ, .interval_s = 1};
 	struct top_run run = {0};
 	struct session_result res;
 	struct sample_sink sink;
@@ -207,7 +213,9 @@ int cmd_top(int argc, char **argv)
 	make_heading(&opts, heading, sizeof(heading));
 	r = live_view_new(
 		&(struct live_options){.heading = heading,
-				       .interval_s = (int)opts.interval_s},
+				       .interval_s = (int)opts.interval_s,
+				       .states = opts.session.mode ==
+						 SESSION_WALL},
 		&run.view);
 	if (r < 0) {
 		cprof_error_errno(r, "top: cannot use the terminal");

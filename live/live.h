@@ -15,8 +15,16 @@
 #include "pprofout/profile.h"
 
 struct live_options {
-	const char *heading; /* "pid 4093 (server), CPU, 100 Hz" */
+	const char *heading; /* "pid 4093, CPU, 100 Hz" */
 	int interval_s;	     /* redraw at most this often */
+	bool states;	     /* wall: a column with each row's state */
+};
+
+/* How far the recording has come. */
+struct live_progress {
+	int64_t elapsed_ns;
+	uint64_t samples;
+	uint64_t lost; /* dropped by the kernel or ticks missed */
 };
 
 struct live_view;
@@ -27,7 +35,7 @@ int live_view_new(const struct live_options *opts, struct live_view **ret);
 /* Reads the keys typed since, redraws when the interval is up or a key
  * asked; false once the user asked to quit (q). */
 bool live_view_update(struct live_view *v, const struct profile *profile,
-		      int64_t elapsed_ns, uint64_t samples);
+		      const struct live_progress *progress);
 
 /* Gives the terminal back as it was. */
 void live_view_free(struct live_view *v);

@@ -84,9 +84,26 @@ int profile_write_text(const struct profile *profile, int level, unsigned flags,
  */
 int profile_write_folded(const struct profile *profile, FILE *out);
 int profile_write_top(const struct profile *profile, FILE *out);
-/* The same table, rows by cum first when by_cum (pprof's -cum). */
-int profile_write_top_sorted(const struct profile *profile, bool by_cum,
-			     FILE *out);
+
+/* What cprof top asks of the table beyond what pprof prints. */
+struct top_options {
+	bool by_cum;	   /* rows by cum first (pprof's -cum) */
+	bool one_thread;   /* only the samples of thread_id */
+	int64_t thread_id; /* a thread_id label's value */
+	bool where;	   /* "(file:line)" where each function starts */
+	bool states;	   /* a column: each row's commonest wait or state */
+};
+int profile_write_top_with(const struct profile *profile,
+			   const struct top_options *opts, FILE *out);
+
+struct profile_thread {
+	int64_t id;	  /* thread_id label */
+	const char *name; /* thread_name label, "" when none; the profile's */
+};
+
+/* The threads the samples are labelled with, by id (*ret: free it). */
+int profile_threads(const struct profile *profile, struct profile_thread **ret,
+		    size_t *count);
 
 /*
  * An interactive flame graph (pprofout/svg.c), one self-contained SVG:

@@ -133,30 +133,7 @@ static int64_t sample_value(const struct profile *profile,
 /* The colour key a sample's labels give: its wait, else its state. */
 static uint32_t sample_key(struct svg_tree *tree, const struct pp_sample *s)
 {
-	const struct profile *profile = tree->profile;
-	uint32_t state = 0, wait = 0;
-
-	for (uint32_t i = 0; i < s->nlabels; i++) {
-		const char *key = pp_str(profile, s->labels[i].key);
-
-		if (s->labels[i].numeric)
-			continue;
-		if (!strcmp(key, LABEL_WAIT))
-			wait = s->labels[i].str;
-		else if (!strcmp(key, LABEL_STATE))
-			state = s->labels[i].str;
-	}
-	/* A running thread's wait is the call it made, not a wait. */
-	if (state && !strcmp(pp_str(profile, state), "running"))
-		wait = 0;
-	return key_of(tree, wait ? wait : state);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
+	return key_of(tree, pp_sample_state(tree->profile, s));
 }
 
 /* The colour key of an object: its file's base name's string index. */
@@ -312,7 +289,7 @@ static const char *key_name(const struct svg_tree *tree, uint32_t key)
 		return "other";
 	name = pp_str(tree->profile, tree->keys[key]);
 	if (!tree->by_state)
-		name = base_name(name);
+		name = pp_base_name(name);
 	return name[0] ? name : "unknown";
 }
 

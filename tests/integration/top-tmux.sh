@@ -1,21 +1,26 @@
 #!/bin/bash
 # `cprof top` in a real terminal (tmux):
 # - on cpu-split the view shows work_a, the hot function, on the first row
-#   with an own share within 5 points of what the target measured;
+#   with an own share within 5 points of what the target measured, and
+#   where it starts in the source (cpu-split.c:LINE);
+# - the heading counts the two sampled threads and no lost samples;
+# - n shows one thread alone: its id and name, work_a on top, a total
+#   below the whole; a shows all threads again;
 # - t sorts by total: a caller of every worker (split_loop) at 100% rises
 #   above work_a;
 # - q ends cprof with status 0, and the target runs on, untraced;
 # - --mode=wall on parked, sorted by total, shows pool_wait, where four
-#   threads wait;
+#   threads wait, in state futex; the heading counts all 17 threads;
 # - a stdout that is not a terminal is refused: exit 64 and one line.
 #
-# usage: top-tmux.sh CPROF CPU-SPLIT PARKED
-CPROF=$1 split=$2 parked=$3
+# usage: top-tmux.sh CPROF CPU-SPLIT PARKED CPU-SPLIT-SOURCE
+CPROF=$1 split=$2 parked=$3 split_src=$4
 . "$(dirname "$0")/../lib/lib.sh"
 
 require_file "$CPROF" cprof
 require_file "$split" "target cpu-split"
 require_file "$parked" "target parked"
+require_file "$split_src" "cpu-split.c"
 command -v tmux >/dev/null || skip "tmux not installed (Debian package tmux)"
 
 tmux_name=cprof-top-$$
@@ -82,10 +87,31 @@ note "first row: $first"
 total=$(($(report_field "$after" total) - $(report_field "$before" total)))
 truth=$(share $(($(report_field "$after" work_a) - $(report_field "$before" work_a))) "$total")
 got=$(echo "$first" | awk '{ sub(/%/, "", $2); print $2 }')
-[ "$(echo "$first" | awk '{ print $NF }')" = work_a ] ||
+[ "$(echo "$first" | awk '{ print $6 }')" = work_a ] ||
 	fail "the first row is not work_a: '$first'"
 within "$got" "$truth" 5 ||
 	fail "work_a has $got% on screen, the target measured $truth%"
+# The definition's line, not the prototype's above it.
+line=$(grep -n '^NOIPA uint64_t work_a(uint64_t n, uint64_t x)$' "$split_src" | cut -d: -f1)
+[ "$(echo "$first" | awk '{ print $7 }')" = "(cpu-split.c:$line)" ] ||
+	fail "work_a's row does not say cpu-split.c:$line: '$first'"
+grep -qE "^cprof top: pid $pid, CPU, 250 Hz, [0-9]+ s, [0-9]+ samples, 0 lost, 2 threads sampled\$" \
+	"$lib_tmp/screen" || fail "heading: $(head -1 "$lib_tmp/screen")"
+
+# One thread alone: the first by id is split-1 (main, sleeping, has no
+# CPU samples).
+tmux send-keys -t "$tmux_name" n
+screen_until '^thread [0-9]+ \(split-[12]\), 1 of 2, ' 20 ||
+	fail "n: no single thread: $(sed -n 2p "$lib_tmp/screen")"
+tid=$(sed -n 's/^thread \([0-9]*\) .*/\1/p' "$lib_tmp/screen")
+[ -n "$tid" ] && [ "$(cat /proc/$pid/task/$tid/comm 2>/dev/null)" = \
+	"$(sed -n 's/^thread [0-9]* (\([^)]*\)).*/\1/p' "$lib_tmp/screen")" ] ||
+	fail "n: thread '$tid' is not named as in /proc: $(sed -n 2p "$lib_tmp/screen")"
+first=$(awk '/ flat +flat% / { getline; print; exit }' "$lib_tmp/screen")
+[ "$(echo "$first" | awk '{ print $6 }')" = work_a ] ||
+	fail "n: the first row is not work_a: '$first'"
+tmux send-keys -t "$tmux_name" a
+screen_until '^all threads, ' 20 || fail "a: not all threads again"
 
 tmux send-keys -t "$tmux_name" t
 screen_until 'sorted by total' 20 || fail "t: not sorted by total"
@@ -109,6 +135,11 @@ screen_until ' [1-9][0-9]* s, [0-9]+ samples' 60 ||
 # of the seventeen threads share, comes before any one thread's frames.
 tmux send-keys -t "$tmux_name" t
 screen_until 'pool_wait' 30 || fail "wall: no pool_wait: $(cat "$lib_tmp/screen")"
+row=$(grep ' pool_wait ' "$lib_tmp/screen")
+[ "$(echo "$row" | awk '{ print $6, $7 }')" = "futex 100%" ] ||
+	fail "wall: pool_wait's state is not futex 100%: '$row'"
+grep -qE ', 17 threads sampled$' "$lib_tmp/screen" ||
+	fail "wall: not 17 threads sampled: $(head -1 "$lib_tmp/screen")"
 grep -q "pid $pid, wall, 100 Hz" "$lib_tmp/screen" ||
 	fail "wall: the heading does not say so: $(head -1 "$lib_tmp/screen")"
 quit_top
