@@ -246,6 +246,10 @@ static void report_failure(const struct serve_cmd_options *opts,
 	case SERVE_FAIL_SIGNALS:
 		cprof_error_errno(err, "cannot watch signals");
 		break;
+	case SERVE_FAIL_LIBRARY:
+		cprof_error("cannot serve: libmicrohttpd.so.12 cannot be "
+			    "loaded; install it (Debian: libmicrohttpd12)");
+		break;
 	default:
 		cprof_error_errno(err, "cannot serve");
 	}

@@ -33,6 +33,7 @@
 
 #include "attach/session.h"
 #include "collect/collect.h"
+#include "serve/mhd.h"
 
 #define PREFIX		"/debug/pprof/"
 #define DEFAULT_SECONDS 30
@@ -743,6 +744,12 @@ int serve_new(const struct serve_options *opts, struct server **ret_server,
 			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
 	int r;
 
+	*ret_failure = SERVE_FAIL_LIBRARY;
+	r = mhd_load();
+	if (r < 0) {
+		free(s);
+		return r;
+	}
 	*ret_failure = SERVE_FAIL_MEMORY;
 	if (!s)
 		return -ENOMEM;
