@@ -25,6 +25,7 @@
 #include "symbolize/addrspace.h"
 #include "symbolize/debugfile.h"
 #include "symbolize/debuginfod.h"
+#include "symbolize/cuindex.h"
 #include "symbolize/symtab.h"
 
 #define VDSO_NAME      "[vdso]"
@@ -64,6 +65,8 @@ struct module {
 	size_t nsegments;
 	struct symtab *symtab; /* built at the first symbol lookup */
 	bool symtab_tried;
+	struct cu_index *cus; /* built at the first unit lookup */
+	bool cus_tried;
 };
 
 struct addrspace {
@@ -311,6 +314,7 @@ static void module_free(struct module *m)
 	free(m->segments);
 	free(m->exec_maps);
 	symtab_free(m->symtab);
+	cu_index_free(m->cus);
 	free(m->path);
 	free(m);
 }
@@ -839,4 +843,21 @@ const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr)
 		m->symtab = symtab_build(m->dwmod);
 	}
 	return m->symtab;
+}
+
+const struct cu_index *addrspace_cu_index_at(struct addrspace *as,
+					     uint64_t addr)
+{
+	struct module *m = find_live(as->live, as->nlive, addr);
+	Dwarf_Addr bias;
+	Dwarf *dbg;
+
+	if (!m || !m->dwmod)
+		return NULL;
+	if (!m->cus_tried) {
+		m->cus_tried = true;
+		dbg = dwfl_module_getdwarf(m->dwmod, &bias);
+		m->cus = dbg ? cu_index_build(dbg) : NULL;
+	}
+	return m->cus;
 }

@@ -57,4 +57,11 @@ struct symtab;
  * (symtab.h); NULL when none.  Valid until addrspace_free(). */
 const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr);
 
+struct cu_index;
+/* The .debug_aranges index (cuindex.h) of the DWARF of the module
+ * holding addr, built at the first call; NULL when it has none.  Valid
+ * until addrspace_free(). */
+const struct cu_index *addrspace_cu_index_at(struct addrspace *as,
+					     uint64_t addr);
+
 #endif

@@ -18,6 +18,7 @@
 #include "symbolize/demangle.h"
 #include "symbolize/perfmap.h"
 #include "symbolize/symbolize.h"
+#include "symbolize/cuindex.h"
 #include "symbolize/symtab.h"
 
 #define TABLE_MIN_CAP 256
@@ -424,15 +425,22 @@ static void set_start_line(struct sym_line *line, Dwarf_Die *die)
 }
 
 /*
- * The compilation unit whose code holds addr.  libdw finds it through
- * .debug_aranges, which clang does not emit and this libdw does not make
- * up from the units' own ranges: there the units are asked one by one.
+ * The compilation unit whose code holds addr, in *mem or libdw's.  Found
+ * through .debug_aranges, read by cuindex.c where the object has it;
+ * clang emits none, and this libdw does not make it up from the units'
+ * own ranges: there the units are asked one by one.
  */
-static Dwarf_Die *cu_at(Dwfl_Module *mod, uint64_t addr, Dwarf_Addr *ret_bias)
+static Dwarf_Die *cu_at(struct addrspace *as, Dwfl_Module *mod, uint64_t addr,
+			Dwarf_Die *mem, Dwarf_Addr *ret_bias)
 {
-	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, ret_bias);
+	const struct cu_index *idx = addrspace_cu_index_at(as, addr);
+	Dwarf_Die *cudie = NULL;
 
-	if (cudie)
+	if (!dwfl_module_getdwarf(mod, ret_bias))
+		return NULL;
+	if (idx && cu_index_find(idx, addr - *ret_bias, mem))
+		return mem;
+	if (!idx && (cudie = dwfl_module_addrdie(mod, addr, ret_bias)))
 		return cudie;
 	while ((cudie = dwfl_module_nextcu(mod, cudie, ret_bias)))
 		if (dwarf_haspc(cudie, addr - *ret_bias) == 1)
@@ -445,7 +453,8 @@ static int set_src(struct symbolizer *sym, struct sym_line *line,
 		   Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t addr)
 {
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *unit = cu_at(mod, addr, &bias);
+	Dwarf_Die mem;
+	Dwarf_Die *unit = cu_at(sym->as, mod, addr, &mem, &bias);
 	Dwarf_Line *src = unit ? dwarf_getsrc_die(unit, addr - bias) : NULL;
 	int lineno = 0;
 
@@ -500,7 +509,8 @@ static int add_dwarf_frames(struct symbolizer *sym, struct line_list *list,
 			    uint64_t *ret_start)
 {
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cudie = cu_at(mod, addr, &bias);
+	Dwarf_Die mem;
+	Dwarf_Die *cudie = cu_at(sym->as, mod, addr, &mem, &bias);
 	Dwarf_Die *scopes = NULL;
 	int nscopes, r = 0;
 
