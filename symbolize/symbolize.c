@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "symbolize/demangle.h"
+#include "symbolize/loccache.h"
 #include "symbolize/perfmap.h"
 #include "symbolize/symbolize.h"
 #include "symbolize/cuindex.h"
@@ -38,7 +39,8 @@ struct loc_slot {
 
 struct symbolizer {
 	struct addrspace *as;
-	struct perfmap *jit; /* names of code in no object */
+	struct loccache *cache; /* locations kept between runs; may be NULL */
+	struct perfmap *jit;	/* names of code in no object */
 	struct strtab strings;
 	struct loc_slot *locs;
 	size_t locs_cap, nlocs;
@@ -164,6 +166,7 @@ int symbolizer_new(struct addrspace *as, struct symbolizer **ret_sym)
 		return -ENOMEM;
 	sym->as = as;
 	sym->jit = perfmap_new(addrspace_pid(as));
+	sym->cache = loccache_new();
 	sym->locs_cap = TABLE_MIN_CAP;
 	sym->locs = calloc(sym->locs_cap, sizeof(*sym->locs));
 	if (!sym->jit || !sym->locs || strtab_grow(&sym->strings) < 0) {
@@ -181,6 +184,7 @@ void symbolizer_free(struct symbolizer *sym)
 	for (size_t i = 0; i < sym->locs_cap; i++)
 		free(sym->locs[i].loc);
 	free(sym->locs);
+	loccache_free(sym->cache);
 	strtab_release(&sym->strings);
 	perfmap_free(sym->jit);
 	free(sym);
@@ -599,7 +603,26 @@ static int resolve(struct symbolizer *sym, struct sym_location *loc,
 	return set_src(sym, line, mod, NULL, addr);
 }
 
-/* One allocation holds the location and its lines. */
+/* One allocation holds the location and its lines; the lines' strings
+ * are the symbolizer's or the cache's. */
+static struct sym_location *copy_location(const struct sym_location *tmp,
+					  const struct sym_line *lines,
+					  size_t nlines)
+{
+	struct sym_location *loc =
+		malloc(sizeof(*loc) + nlines * sizeof(*lines));
+
+	if (loc) {
+		struct sym_line *copy = (struct sym_line *)(loc + 1);
+
+		memcpy(copy, lines, nlines * sizeof(*lines));
+		*loc = *tmp;
+		loc->nlines = nlines;
+		loc->lines = copy;
+	}
+	return loc;
+}
+
 static struct sym_location *build_location(struct symbolizer *sym,
 					   const struct frame *frame)
 {
@@ -612,16 +635,13 @@ static struct sym_location *build_location(struct symbolizer *sym,
 	struct line_list list = {0};
 	struct sym_location *loc = NULL;
 
+	if (loccache_find(sym->cache, tmp.module, frame->pc, frame->activation,
+			  &tmp))
+		return copy_location(&tmp, tmp.lines, tmp.nlines);
 	if (resolve(sym, &tmp, &list, addr) == 0 && list.n > 0)
-		loc = malloc(sizeof(*loc) + list.n * sizeof(*list.lines));
-	if (loc) {
-		struct sym_line *lines = (struct sym_line *)(loc + 1);
-
-		memcpy(lines, list.lines, list.n * sizeof(*lines));
-		*loc = tmp;
-		loc->nlines = list.n;
-		loc->lines = lines;
-	}
+		loc = copy_location(&tmp, list.lines, list.n);
+	if (loc)
+		loccache_add(sym->cache, loc);
 	free(list.lines);
 	return loc;
 }
