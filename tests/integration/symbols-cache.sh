@@ -35,13 +35,6 @@ entry=$XDG_CACHE_HOME/cprof/debug-v1/$id.debug
 # The threads compared, frame by frame (the busy one moves).
 checked="parked sleep read cond mutex inline dlopen"
 
-# frames FILE NAME: the frame lines of thread NAME's block.
-frames()
-{
-	local tid
-	tid=$(d2_threads "$1" | awk -v n="$2" '$2 == n { print $1; exit }')
-	[ -n "$tid" ] && d2_block "$1" "$tid" | sed 1d
-}
 
 # snapshot WHAT [ARGS...]: threads --debug=2 of the target into
 # $lib_tmp/WHAT; it must succeed silently and show the reference frames.
@@ -56,8 +49,8 @@ snapshot()
 		fail "$what: stderr: $(cat "$lib_tmp/$what.err")"
 	[ "$what" = ref ] && return
 	for name in $checked; do
-		diff -u <(frames "$lib_tmp/ref" "$name") \
-			<(frames "$lib_tmp/$what" "$name") >"$lib_tmp/diff" ||
+		diff -u <(d2_named "$lib_tmp/ref" "$name") \
+			<(d2_named "$lib_tmp/$what" "$name") >"$lib_tmp/diff" ||
 			fail "$what: thread '$name' differs from --no-cache:
 $(cat "$lib_tmp/diff")"
 	done
@@ -100,8 +93,8 @@ grep -qE "openat\(.*\"$entry\", O_RDONLY[^)]*\) = [0-9]+" "$lib_tmp/strace" ||
 grep -q 'memfd_create("cprof-debuginfo"' "$lib_tmp/strace" &&
 	fail "second: inflated again: $(grep 'memfd_create(' "$lib_tmp/strace")"
 for name in $checked; do
-	diff -u <(frames "$lib_tmp/ref" "$name") \
-		<(frames "$lib_tmp/second" "$name") >/dev/null ||
+	diff -u <(d2_named "$lib_tmp/ref" "$name") \
+		<(d2_named "$lib_tmp/second" "$name") >/dev/null ||
 		fail "second: thread '$name' differs from --no-cache"
 done
 
@@ -127,8 +120,8 @@ wait $job1 || fail "concurrent: the first cprof exited $?: $(cat "$lib_tmp/both1
 wait $job2 || fail "concurrent: the second cprof exited $?: $(cat "$lib_tmp/both2.err")"
 for what in both1 both2; do
 	for name in $checked; do
-		diff -u <(frames "$lib_tmp/ref" "$name") \
-			<(frames "$lib_tmp/$what" "$name") >/dev/null ||
+		diff -u <(d2_named "$lib_tmp/ref" "$name") \
+			<(d2_named "$lib_tmp/$what" "$name") >/dev/null ||
 			fail "concurrent: $what: thread '$name' differs"
 	done
 done
@@ -150,8 +143,8 @@ if [ "$(id -u)" = 0 ] && unshare --mount true 2>/dev/null; then
 		[ -s "$lib_tmp/$opts.err" ] &&
 			fail "$opts: stderr: $(cat "$lib_tmp/$opts.err")"
 		for name in $checked; do
-			diff -u <(frames "$lib_tmp/ref" "$name") \
-				<(frames "$lib_tmp/$opts" "$name") >/dev/null ||
+			diff -u <(d2_named "$lib_tmp/ref" "$name") \
+				<(d2_named "$lib_tmp/$opts" "$name") >/dev/null ||
 				fail "$opts: thread '$name' differs"
 		done
 	done

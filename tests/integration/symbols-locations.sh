@@ -32,13 +32,6 @@ export XDG_CACHE_HOME=$lib_tmp/xdg
 entry=$XDG_CACHE_HOME/cprof/debug-v1/$id.locations
 checked="parked sleep read cond mutex inline dlopen"
 
-# frames FILE NAME: the frame lines of thread NAME's block.
-frames()
-{
-	local tid
-	tid=$(d2_threads "$1" | awk -v n="$2" '$2 == n { print $1; exit }')
-	[ -n "$tid" ] && d2_block "$1" "$tid" | sed 1d
-}
 
 # snapshot WHAT [ARGS...]: threads --debug=2 into $lib_tmp/WHAT, which must
 # succeed silently.
@@ -55,8 +48,8 @@ same_as_ref()
 {
 	local name
 	for name in $checked; do
-		diff -u <(frames "$lib_tmp/ref" "$name") \
-			<(frames "$lib_tmp/$1" "$name") >"$lib_tmp/diff" ||
+		diff -u <(d2_named "$lib_tmp/ref" "$name") \
+			<(d2_named "$lib_tmp/$1" "$name") >"$lib_tmp/diff" ||
 			fail "$1: thread '$name' differs from --no-cache:
 $(cat "$lib_tmp/diff")"
 	done
@@ -65,7 +58,7 @@ $(cat "$lib_tmp/diff")"
 # The sleeping thread's innermost frame is glibc's (clock_nanosleep).
 snapshot ref --no-cache
 [ -e "$XDG_CACHE_HOME/cprof" ] && fail "--no-cache made a cache"
-leaf=$(frames "$lib_tmp/ref" sleep | head -1 | sed 's/(\.\.\.)$//')
+leaf=$(d2_named "$lib_tmp/ref" sleep | head -1 | sed 's/(\.\.\.)$//')
 [ -n "$leaf" ] || framework_error "no frames for the sleeping thread"
 
 snapshot first
@@ -84,8 +77,8 @@ cmp -s "$entry" "$lib_tmp/good" || fail "second: the entry changed"
 # The entry is what shows: rename the leaf in it.
 sed "s/\t$leaf\t/\tcached_$leaf\t/" "$lib_tmp/good" >"$entry"
 snapshot renamed
-[ "$(frames "$lib_tmp/renamed" sleep | head -1)" = "cached_$leaf(...)" ] ||
-	fail "renamed: the sleeping thread's leaf is not cached_$leaf: $(frames "$lib_tmp/renamed" sleep | head -1)"
+[ "$(d2_named "$lib_tmp/renamed" sleep | head -1)" = "cached_$leaf(...)" ] ||
+	fail "renamed: the sleeping thread's leaf is not cached_$leaf: $(d2_named "$lib_tmp/renamed" sleep | head -1)"
 
 # Entries not to be used.
 sed "1s/ $self / 0000$self /" "$lib_tmp/good" >"$lib_tmp/other-build"
