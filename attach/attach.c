@@ -1174,9 +1174,7 @@ int target_attach(pid_t pid, const struct target_options *opts,
 
 /* ---- launch ---- */
 
-/* In the child: wait for the seize, then become the command. */
-static void __attribute__((noreturn))
-launch_child(char *const argv[], int go_fd, int err_fd)
+void launch_exec(char *const argv[], int go_fd, int err_fd)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
@@ -1286,7 +1284,7 @@ int launch_spawn(char *const argv[], pid_t *ret_pid, int *ret_go_fd,
 	if (pid == 0) {
 		close(go[1]);
 		close(err[0]);
-		launch_child(argv, go[0], err[1]);
+		launch_exec(argv, go[0], err[1]);
 	}
 	close(go[0]);
 	close(err[1]);
@@ -1348,7 +1346,7 @@ int target_launch(char *const argv[], const struct target_options *opts,
 	if (t->pid == 0) {
 		close(go[1]);
 		close(err[0]);
-		launch_child(argv, go[0], err[1]);
+		launch_exec(argv, go[0], err[1]);
 	}
 	close(go[0]);
 	close(err[1]);

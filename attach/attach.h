@@ -149,6 +149,12 @@ int target_resolve(pid_t pid, pid_t *ret_pid);
  */
 int launch_spawn(char *const argv[], pid_t *ret_pid, int *ret_go_fd,
 		 int *ret_err_fd);
+
+/* In a forked child: waits for "g" on go_fd (anything else: exit 127
+ * unrun), then execs argv as a shell would, with default signal
+ * dispositions and an empty mask; a failed exec's errno goes to err_fd. */
+void launch_exec(char *const argv[], int go_fd, int err_fd)
+	__attribute__((noreturn));
 int launch_release(int go_fd, int err_fd);
 
 /*

@@ -285,10 +285,17 @@ static int start(struct perf_sampler *ps)
 	}
 	if (r < 0)
 		return r;
-	if (!ps->opts.enable_on_exec)
-		for (size_t i = 0; i < ps->nfds; i++)
-			ioctl(ps->fds[i], PERF_EVENT_IOC_ENABLE, 0);
+	if (!ps->opts.enable_on_exec && !ps->opts.start_disabled)
+		perf_enable(ps);
 	return 0;
+}
+
+void perf_enable(struct perf_sampler *ps)
+{
+	/* Without PERF_IOC_FLAG_GROUP an ioctl acts on the inherited
+	 * events too. */
+	for (size_t i = 0; i < ps->nfds; i++)
+		ioctl(ps->fds[i], PERF_EVENT_IOC_ENABLE, 0);
 }
 
 int perf_open(pid_t pid, const struct perf_options *opts,

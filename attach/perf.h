@@ -31,6 +31,8 @@ struct perf_options {
 	/* Launch mode: the events start disabled and are enabled by the
 	 * target's next exec. */
 	bool enable_on_exec;
+	/* The events start disabled, for perf_enable() to start them. */
+	bool start_disabled;
 };
 
 struct perf_stats {
@@ -50,6 +52,10 @@ struct perf_sampler;
 int perf_open(pid_t pid, const struct perf_options *opts,
 	      struct perf_sampler **ret_sampler);
 void perf_close(struct perf_sampler *ps);
+
+/* Starts events opened with start_disabled, and those threads they
+ * started inherited. */
+void perf_enable(struct perf_sampler *ps);
 
 /* The fds that become readable when samples wait (one per CPU). */
 size_t perf_fds(const struct perf_sampler *ps, const int **ret_fds);

@@ -134,8 +134,11 @@ static int refused(struct session *s, int err)
 
 static int open_events(struct session *s, struct perf_state *ps)
 {
+	/* Attached, the events start once the sink has read the target
+	 * (perf_start). */
 	const struct perf_options po = {.hz = s->opts->hz,
-					.stack_bytes = s->opts->stack_bytes};
+					.stack_bytes = s->opts->stack_bytes,
+					.start_disabled = true};
 	int r;
 
 	if (s->opts->command)
@@ -162,8 +165,13 @@ static int perf_start(struct session *s)
 		return refused(s, r);
 	s->res->pid = ps->pid;
 	ps->pidfd = open_pidfd(ps->pid);
+	/* The sink loads the target's objects here, which can take most of
+	 * a second the first time (an inflated debug file): sampling starts
+	 * after, or the first samples would fill the buffers meanwhile. */
 	r = s->sink->begin(s->sink->ctx, ps->pid);
 	ps->begun = r >= 0;
+	if (ps->begun && !s->opts->command)
+		perf_enable(ps->perf);
 	/* A command over before its address space could be read
 	 * (`cprof record -- true`) leaves an empty profile, not an error. */
 	if (r < 0 && r != -ENOMEM && target_gone(s, ps, false)) {
@@ -189,11 +197,15 @@ static int hand_over(const struct raw_sample *sample, void *ctx)
 
 static int drain(struct session *s, struct perf_state *ps)
 {
+	struct perf_stats st;
 	bool exec = false;
 	int r = s->sink->batch(s->sink->ctx);
 
 	if (r >= 0)
 		r = perf_drain(ps->perf, hand_over, s, &exec);
+	/* Kept current for the progress calls (cprof top shows it). */
+	perf_get_stats(ps->perf, &st);
+	s->res->stats.lost = st.lost;
 	/* A new image: the old stacks' modules are gone. */
 	if (r >= 0 && exec)
 		r = s->sink->exec(s->sink->ctx);

@@ -173,7 +173,7 @@ static void show_progress(struct session *s, int64_t now_ns, int64_t *shown)
 		return;
 	*shown = now_ns;
 	s->opts->progress(s->opts->progress_ctx, now_ns - s->start_ns,
-			  s->res->stats.samples);
+			  &s->res->stats);
 }
 
 /* Sleeps until the step is due, the deadline, a signal or one of the

@@ -51,6 +51,8 @@ struct sample_sink {
 	bool (*needs_stop)(void *ctx, const struct raw_sample *s);
 };
 
+struct session_stats;
+
 struct session_options {
 	pid_t pid;		/* or command */
 	char *const *command;	/* launch mode: argv, NULL-terminated */
@@ -59,8 +61,10 @@ struct session_options {
 	enum session_mode mode; /* record only */
 	enum session_sampler sampler;
 	size_t stack_bytes; /* perf: user stack copied per sample; 0 default */
-	/* Called about once a second while recording, on a terminal say. */
-	void (*progress)(void *ctx, int64_t elapsed_ns, uint64_t samples);
+	/* Called about once a second while recording, on a terminal say;
+	 * stats as far as they go (samples, lost, missed_ticks). */
+	void (*progress)(void *ctx, int64_t elapsed_ns,
+			 const struct session_stats *stats);
 	void *progress_ctx;
 	/* When > 0: record ends early, as a signal would end it, once this
 	 * fd polls readable (or hung up), and the signals that end cprof

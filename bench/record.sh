@@ -948,6 +948,22 @@ if [ -n "$floor" ] && set -- $("$floor" -l "$top_hz" "$window") &&
 	printf "floor: a minimal tracer's stops at %s Hz cost a busy thread %+.2f %% (blocking wait), %+.2f %% (spinning wait)\n" \
 		"$top_hz" "$2" "$3"
 fi
+# Where ptrace stops land in a thread that alternates user work with
+# system calls that run in the kernel (bench/targets/stopland.c): the floor
+# under the ptrace sampler's accuracy on syscall-heavy programs, whatever
+# the sampler does with its samples.
+land=$(build stopland "$BUILD/bench/stopland" "$here/targets/stopland.c") ||
+	land=
+if [ -n "$land" ]; then
+	echo
+	for phases in "5 5" "10 10" "20 20" "100 100"; do
+		# shellcheck disable=SC2086 # two words on purpose
+		if set -- $("$land" "$top_hz" "$window" $phases) && [ "$1" = land ]; then
+			printf "land: %s us user work + %s us read(), stopped %s Hz: in user work %.1f %% of the time, %.1f %% of the stops (interrupt to stop p50 %.0f us)\n" \
+				${phases% *} ${phases#* } "$top_hz" "$2" "$3" "$5"
+		fi
+	done
+fi
 if [ -s "$statsf" ]; then
 	echo
 	echo "cprof --stats:"

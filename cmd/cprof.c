@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"record", cmd_record, "a sampled CPU or wall-clock profile"},
 	{"threads", cmd_threads, "every thread's state and stack, once"},
 	{"serve", cmd_serve, "Go's /debug/pprof/ endpoints over HTTP"},
+	{"top", cmd_top, "the hottest functions, live on the terminal"},
 };
 
 /* Not in the table: "help" runs no command of its own. */

@@ -20,6 +20,30 @@ bool output_is_stdout(const char *path)
 	return !path || !strcmp(path, "-");
 }
 
+static bool ends_with(const char *text, const char *suffix)
+{
+	size_t len = strlen(text), slen = strlen(suffix);
+
+	return len > slen && !strcmp(text + len - slen, suffix);
+}
+
+const char *output_format_of(const char *path)
+{
+	static const struct {
+		const char *suffix, *format;
+	} by_suffix[] = {
+		{".svg", "svg"},     {".prof", "pprof"},    {".pprof", "pprof"},
+		{".pb.gz", "pprof"}, {".folded", "folded"}, {".txt", "text"},
+	};
+
+	if (output_is_stdout(path))
+		return NULL;
+	for (size_t i = 0; i < sizeof(by_suffix) / sizeof(by_suffix[0]); i++)
+		if (ends_with(path, by_suffix[i].suffix))
+			return by_suffix[i].format;
+	return NULL;
+}
+
 static char *dir_of(const char *path)
 {
 	char *copy = strdup(path), *dir;

@@ -38,4 +38,9 @@ void output_report_error(const char *path, int err);
 /* Whether the output is stdout. */
 bool output_is_stdout(const char *path);
 
+/* The format a file name's extension asks for: "svg" (.svg), "pprof"
+ * (.prof, .pprof, .pb.gz), "folded" (.folded) or "text" (.txt); NULL for
+ * stdout and any other name.  An explicit --format wins over it. */
+const char *output_format_of(const char *path);
+
 #endif

@@ -29,7 +29,8 @@
 enum record_format {
 	FORMAT_PPROF,
 	FORMAT_FOLDED,
-	FORMAT_TOP
+	FORMAT_TOP,
+	FORMAT_SVG
 };
 
 struct record_options {
@@ -39,6 +40,7 @@ struct record_options {
 	bool no_children;     /* --no-children: the command alone */
 	const char *output;
 	enum record_format format;
+	bool format_given;
 	enum unwinder_kind unwinder;
 	bool stats;
 	bool output_named; /* cprof chose the file name: say it */
@@ -47,7 +49,8 @@ struct record_options {
 
 static const char record_usage[] =
 	"usage: cprof record -p PID[,PID...] [-s SECONDS] [-F HZ] [-o FILE]\n"
-	"                    [--mode=cpu|wall] [--format=pprof|folded|top]\n"
+	"                    [--mode=cpu|wall] "
+	"[--format=pprof|folded|top|svg]\n"
 	"                    [--unwinder=libdw|libunwind] [--stats]\n"
 	"                    [--sampler=auto|perf|ptrace] [--stack-size=N]\n"
 	"                    " SYMBOLS_USAGE "\n"
@@ -76,7 +79,10 @@ static const char record_help[] =
 	"                         labelled with its state and wait\n"
 	"  -o, --output FILE      write to FILE (default: stdout; pprof to a\n"
 	"                         terminal goes to cpu.prof or wall.prof)\n"
-	"      --format=FORMAT    pprof (default), folded or top\n"
+	"      --format=FORMAT    pprof (default), folded, top or svg (a\n"
+	"                         flame graph); -o NAME.svg, .folded, .txt\n"
+	"                         or .prof choose it when --format is not\n"
+	"                         given\n"
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
 	"      --sampler=NAME     cpu mode: perf (no stop; where the kernel\n"
 	"                         allows perf_event_open), ptrace (a stop per\n"
@@ -132,7 +138,8 @@ static const char *const sampler_names[] = {[SAMPLER_AUTO] = "auto",
 					    [SAMPLER_PTRACE] = "ptrace"};
 static const char *const format_names[] = {[FORMAT_PPROF] = "pprof",
 					   [FORMAT_FOLDED] = "folded",
-					   [FORMAT_TOP] = "top"};
+					   [FORMAT_TOP] = "top",
+					   [FORMAT_SVG] = "svg"};
 
 static int parse_name(const char *text, const char *const *names, size_t n)
 {
@@ -206,14 +213,15 @@ static int parse_option(int opt, void *ctx)
 		opts->session.mode = index;
 		return 0;
 	case OPT_FORMAT:
-		index = parse_name(optarg, format_names, 3);
+		index = parse_name(optarg, format_names, 4);
 		if (index < 0) {
-			cprof_error("invalid --format '%s': use pprof, folded "
-				    "or top",
+			cprof_error("invalid --format '%s': use pprof, folded, "
+				    "top or svg",
 				    optarg);
 			return -EINVAL;
 		}
 		opts->format = index;
+		opts->format_given = true;
 		return 0;
 	case OPT_UNWINDER:
 		if (unwinder_kind_parse(optarg, &opts->unwinder) < 0) {
@@ -259,6 +267,19 @@ static bool single_process(const struct record_options *opts)
 {
 	return opts->session.command ? opts->no_children
 				     : !opts->tree && opts->pids.n == 1;
+}
+
+/* The format -o's extension asks for, pprof for none. */
+static enum record_format format_of_output(const char *path)
+{
+	const char *name = output_format_of(path);
+
+	if (name && !strcmp(name, "text"))
+		return FORMAT_TOP;
+	for (int i = FORMAT_PPROF; name && i <= FORMAT_SVG; i++)
+		if (!strcmp(name, format_names[i]))
+			return (enum record_format)i;
+	return FORMAT_PPROF;
 }
 
 static int check_options(int argc, char **argv, struct record_options *opts)
@@ -309,6 +330,8 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	if (!opts->session.duration_ns && !opts->session.command)
 		opts->session.duration_ns =
 			RECORD_DEFAULT_SECONDS * 1000000000LL;
+	if (!opts->format_given)
+		opts->format = format_of_output(opts->output);
 	/* Binary never goes to a terminal: -o - is refused there, and no
 	 * -o writes a file whose name is said once it is written. */
 	if (opts->format == FORMAT_PPROF && isatty(STDOUT_FILENO) == 1) {
@@ -392,17 +415,44 @@ static void report_session_error(const struct session_options *so,
 	}
 }
 
-static int write_output(const struct profile *profile, struct output *out,
-			const struct record_options *opts)
+/* The flame graph's heading: what was recorded, of which process, for
+ * how long, in how many samples. */
+static void make_title(const struct record_options *opts,
+		       const struct session_result *res, size_t samples,
+		       char *buf, size_t size)
 {
+	char link[64], exe[256];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)res->pid);
+	len = readlink(link, exe, sizeof(exe) - 1);
+	exe[len > 0 ? len : 0] = '\0';
+	snprintf(
+		buf, size,
+		"cprof record: %s profile of pid %d%s%s%s, %.1f s, %zu samples",
+		opts->session.mode == SESSION_CPU ? "CPU" : "wall",
+		(int)res->pid, exe[0] ? " (" : "",
+		exe[0] ? (strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe) : "",
+		exe[0] ? ")" : "", res->duration_ns / 1e9, samples);
+}
+
+static int write_output(const struct profile *profile, struct output *out,
+			const struct record_options *opts,
+			const struct session_result *res)
+{
+	char title[512];
 	int r;
 
+	make_title(opts, res, (size_t)res->stats.samples, title, sizeof(title));
 	switch (opts->format) {
 	case FORMAT_FOLDED:
 		r = profile_write_folded(profile, out->fp);
 		break;
 	case FORMAT_TOP:
 		r = profile_write_top(profile, out->fp);
+		break;
+	case FORMAT_SVG:
+		r = profile_write_svg(profile, title, out->fp);
 		break;
 	default:
 		r = profile_write_pprof(profile, fileno(out->fp));
@@ -474,8 +524,11 @@ static void print_stats(const struct session_result *res,
 }
 
 /* On a terminal, about once a second. */
-static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
+static void show_progress(void *ctx, int64_t elapsed_ns,
+			  const struct session_stats *stats)
 {
+	unsigned long long samples = stats->samples;
+
 	const struct session_options *so = ctx;
 
 	if (so->duration_ns)
@@ -483,12 +536,11 @@ static void show_progress(void *ctx, int64_t elapsed_ns, uint64_t samples)
 			"\rcprof: recording pid %d: %llds of %llds, %llu "
 			"samples",
 			so->pid, (long long)(elapsed_ns / 1000000000),
-			(long long)(so->duration_ns / 1000000000),
-			(unsigned long long)samples);
+			(long long)(so->duration_ns / 1000000000), samples);
 	else
 		fprintf(stderr, "\rcprof: recording %s: %llds, %llu samples",
 			so->command[0], (long long)(elapsed_ns / 1000000000),
-			(unsigned long long)samples);
+			samples);
 }
 
 static int record_one(struct record_options *opts, struct collector *c,
@@ -625,7 +677,7 @@ int cmd_record(int argc, char **argv)
 	if (opts.stats)
 		print_stats(&res, c);
 	report_gaps(&opts, &res);
-	if (write_output(collector_profile(c), &out, &opts) < 0)
+	if (write_output(collector_profile(c), &out, &opts, &res) < 0)
 		goto cleanup;
 	ret = opts.session.command ? command_status(&res) : EXIT_ALL;
 cleanup:

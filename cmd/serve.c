@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attach/keeper.h"
 #include "cmd/commands.h"
 #include "cmd/symbols.h"
 #include "cmd/util.h"
@@ -31,13 +32,15 @@ static const char serve_usage[] =
 	"usage: cprof serve -p PID [--listen ADDR:PORT] [--max-seconds N]\n"
 	"                   [--token-file FILE | --no-auth]\n"
 	"                   [--unwinder=libdw|libunwind]\n"
-	"                   " SYMBOLS_USAGE "\n";
+	"                   " SYMBOLS_USAGE "\n"
+	"       cprof serve [options] -- COMMAND [ARGS...]\n";
 
 static const char serve_help[] =
 	"\n"
-	"Serve Go's /debug/pprof/ endpoints for process PID: profile, wall,\n"
-	"threads and goroutine, read by go tool pprof, curl, Parca or\n"
-	"Grafana Alloy.  Each request attaches for its own duration only.\n"
+	"Serve Go's /debug/pprof/ endpoints for process PID, or for COMMAND\n"
+	"started under cprof: profile, wall, threads and goroutine, read by\n"
+	"go tool pprof, curl, Parca or Grafana Alloy.  Each request attaches\n"
+	"for its own duration only.\n"
 	"\n"
 	"  -p, --pid PID          the process (a thread id names its process)\n"
 	"  -l, --listen ADDR:PORT where to listen "
@@ -64,7 +67,11 @@ static const char serve_help[] =
 	"  2   cannot serve: no such process, the address cannot be bound\n"
 	"  3   the process exited\n"
 	"  64  command line error, or a non-loopback address with no\n"
-	"      token file and no --no-auth\n";
+	"      token file and no --no-auth\n"
+	"With a COMMAND, cprof ends when it exits, with its status (128 + N\n"
+	"when signal N killed it); a signal that ends cprof is passed on to "
+	"it\n"
+	"as SIGTERM, and cprof waits for it.\n";
 
 enum {
 	OPT_MAX_SECONDS = 256,
@@ -91,6 +98,7 @@ struct serve_cmd_options {
 	const char *token_file;
 	enum debuginfod_mode debuginfod;
 	bool no_auth;
+	char *const *command; /* launch mode */
 };
 
 static int parse_option(int opt, void *ctx)
@@ -152,12 +160,20 @@ static const struct command_line serve_command_line = {
 
 static int check_options(int argc, char **argv, struct serve_cmd_options *opts)
 {
-	if (optind < argc) {
-		cprof_error("unexpected argument '%s'", argv[optind]);
+	if (optind < argc && (optind == 0 || strcmp(argv[optind - 1], "--"))) {
+		cprof_error("unexpected argument '%s'; put -- before a "
+			    "command to start",
+			    argv[optind]);
 		return -EINVAL;
 	}
-	if (!opts->serve.pid) {
-		cprof_error("no process given: use -p PID");
+	if (optind < argc)
+		opts->command = argv + optind;
+	if (opts->command && opts->serve.pid) {
+		cprof_error("give either -p PID or -- COMMAND, not both");
+		return -EINVAL;
+	}
+	if (!opts->serve.pid && !opts->command) {
+		cprof_error("no process given: use -p PID or -- COMMAND");
 		return -EINVAL;
 	}
 	if (opts->token_file && opts->no_auth) {
@@ -230,9 +246,45 @@ static void report_failure(const struct serve_cmd_options *opts,
 	case SERVE_FAIL_SIGNALS:
 		cprof_error_errno(err, "cannot watch signals");
 		break;
+	case SERVE_FAIL_LIBRARY:
+		cprof_error("cannot serve: libmicrohttpd.so.12 cannot be "
+			    "loaded; install it (Debian: libmicrohttpd12)");
+		break;
 	default:
 		cprof_error_errno(err, "cannot serve");
 	}
+}
+
+/* The command's status as cprof's: 128 + N when signal N killed it. */
+static int exit_code_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_FAIL;
+}
+
+/* Launch mode: the command, waiting before its exec until serving can
+ * start; its pid becomes the one served. */
+static int start_command(struct serve_cmd_options *opts, struct keeper **ret)
+{
+	int r = keeper_spawn(opts->command, ret, &opts->serve.pid);
+
+	if (r < 0)
+		cprof_error_errno(r, "cannot start '%s'", opts->command[0]);
+	return r;
+}
+
+/* Launch mode, once serving ended: the command's exit code, after
+ * SIGTERM when cprof was ended by a signal. */
+static int end_command(struct keeper *k, enum serve_end end)
+{
+	int status;
+
+	if (keeper_wait(k, end == SERVE_END_SIGNAL, &status) < 0)
+		return EXIT_FAIL;
+	return exit_code_of(status);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -241,6 +293,7 @@ int cmd_serve(int argc, char **argv)
 	enum serve_failure failure;
 	enum serve_end end;
 	struct server *s = NULL;
+	struct keeper *keeper = NULL;
 	char *token = NULL;
 	const char *host;
 	int ret = EXIT_FAIL, r;
@@ -259,10 +312,21 @@ int cmd_serve(int argc, char **argv)
 		}
 		opts.serve.token = token;
 	}
+	if (opts.command && start_command(&opts, &keeper) < 0)
+		goto cleanup;
 	r = serve_new(&opts.serve, &s, &failure);
 	if (r < 0) {
 		report_failure(&opts, failure, r);
 		goto cleanup;
+	}
+	if (keeper) {
+		r = keeper_release(keeper);
+		if (r < 0) {
+			cprof_error_errno(r, "cannot run '%s'",
+					  opts.command[0]);
+			end_command(keeper, SERVE_END_TARGET_EXITED);
+			goto cleanup;
+		}
 	}
 	/* The address as given, the port as bound (--listen ADDR:0). */
 	host = opts.listen;
@@ -271,9 +335,13 @@ int cmd_serve(int argc, char **argv)
 	r = serve_run(s, &end);
 	if (r < 0) {
 		cprof_error_errno(r, "serving failed");
+		if (keeper)
+			end_command(keeper, SERVE_END_SIGNAL);
 		goto cleanup;
 	}
-	if (end == SERVE_END_TARGET_EXITED) {
+	if (keeper) {
+		ret = end_command(keeper, end);
+	} else if (end == SERVE_END_TARGET_EXITED) {
 		cprof_error("pid %d: exited", opts.serve.pid);
 		ret = EXIT_TARGET_GONE;
 	} else {
@@ -281,6 +349,7 @@ int cmd_serve(int argc, char **argv)
 	}
 cleanup:
 	serve_free(s);
+	keeper_free(keeper);
 	free(token);
 	return ret;
 }

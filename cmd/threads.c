@@ -18,7 +18,9 @@
 #include "collect/collect.h"
 
 static const char threads_usage[] =
-	"usage: cprof threads -p PID [--debug=0|1|2] [-o FILE]\n"
+	"usage: cprof threads -p PID [--debug=0|1|2] "
+	"[--format=text|pprof|svg]\n"
+	"                     [-o FILE]\n"
 	"                     [--unwinder=libdw|libunwind] [--pcs] [--stats]\n"
 	"                     " SYMBOLS_USAGE "\n";
 
@@ -31,6 +33,11 @@ static const char threads_help[] =
 	"(default)\n"
 	"                         2: every thread on its own\n"
 	"                         0: pprof, for go tool pprof\n"
+	"      --format=FORMAT    text (the --debug layout, default), pprof\n"
+	"                         (--debug=0) or svg (a flame graph of the\n"
+	"                         threads, coloured by state); without\n"
+	"                         this or --debug, -o NAME.svg, .prof or\n"
+	"                         .txt chooses it\n"
 	"  -o, --output FILE      write to FILE (default: stdout; pprof to a\n"
 	"                         terminal goes to threads.prof instead)\n"
 	"      --unwinder=NAME    libdw (default) or libunwind\n"
@@ -54,6 +61,8 @@ struct threads_options {
 	bool pcs;
 	bool stats;
 	bool output_named; /* cprof chose the file name: say it */
+	bool svg;
+	bool format_given; /* --format or --debug */
 	enum debuginfod_mode debuginfod;
 };
 
@@ -61,12 +70,14 @@ enum {
 	OPT_DEBUG = 256,
 	OPT_UNWINDER,
 	OPT_PCS,
-	OPT_STATS
+	OPT_STATS,
+	OPT_FORMAT
 };
 
 static const struct option threads_longopts[] = {
 	{"pid", required_argument, NULL, 'p'},
 	{"debug", required_argument, NULL, OPT_DEBUG},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{"output", required_argument, NULL, 'o'},
 	{"unwinder", required_argument, NULL, OPT_UNWINDER},
 	{"pcs", no_argument, NULL, OPT_PCS},
@@ -75,6 +86,22 @@ static const struct option threads_longopts[] = {
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
+
+/* --format, or the extension of -o: text keeps the --debug layout. */
+static int parse_format(const char *name, struct threads_options *opts)
+{
+	if (!strcmp(name, "svg")) {
+		opts->svg = true;
+	} else if (!strcmp(name, "pprof")) {
+		opts->debug = 0;
+	} else if (strcmp(name, "text")) {
+		cprof_error("invalid --format '%s': use text, pprof or svg",
+			    name);
+		return -EINVAL;
+	}
+	opts->format_given = true;
+	return 0;
+}
 
 static int parse_option(int opt, void *ctx)
 {
@@ -109,7 +136,10 @@ static int parse_option(int opt, void *ctx)
 			return -EINVAL;
 		}
 		opts->debug = (int)value;
+		opts->format_given = true;
 		return 0;
+	case OPT_FORMAT:
+		return parse_format(optarg, opts);
 	case 'o':
 		opts->output = optarg;
 		return 0;
@@ -157,6 +187,14 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 		cprof_error("no process given: use -p PID");
 		return -EINVAL;
 	}
+	if (!opts->format_given && output_format_of(opts->output) &&
+	    strcmp(output_format_of(opts->output), "folded"))
+		parse_format(output_format_of(opts->output), opts);
+	if (opts->svg && opts->debug == 0) {
+		cprof_error("--format=svg and --debug=0 (pprof) ask for two "
+			    "formats: give one");
+		return -EINVAL;
+	}
 	if (opts->pcs && opts->debug != 2) {
 		cprof_error("--pcs needs --debug=2: debug=1 shows the "
 			    "addresses already");
@@ -164,7 +202,7 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 	}
 	/* Binary never goes to a terminal: -o - is refused there, and no
 	 * -o writes a file whose name is said once it is written. */
-	if (opts->debug == 0 && isatty(STDOUT_FILENO) == 1) {
+	if (opts->debug == 0 && !opts->svg && isatty(STDOUT_FILENO) == 1) {
 		if (opts->output && output_is_stdout(opts->output)) {
 			cprof_error("pprof is binary and stdout is a terminal: "
 				    "redirect it or use -o FILE");
@@ -224,11 +262,17 @@ static int capture(const struct threads_options *opts,
 }
 
 static int write_profile(const struct profile *profile, struct output *out,
-			 const struct threads_options *opts)
+			 const struct threads_options *opts,
+			 const struct session_result *res)
 {
+	char title[128];
 	int r;
 
-	if (opts->debug == 0)
+	snprintf(title, sizeof(title), "cprof threads: pid %d, %zu threads",
+		 (int)res->pid, res->stats.threads);
+	if (opts->svg)
+		r = profile_write_svg(profile, title, out->fp);
+	else if (opts->debug == 0)
 		r = profile_write_pprof(profile, fileno(out->fp));
 	else
 		r = profile_write_text(profile, opts->debug,
@@ -283,7 +327,7 @@ int cmd_threads(int argc, char **argv)
 	collector_get_stats(c, &cs);
 	if (opts.stats)
 		print_stats(&res.stats, cs.cut);
-	if (write_profile(collector_profile(c), &out, &opts) < 0)
+	if (write_profile(collector_profile(c), &out, &opts, &res) < 0)
 		goto cleanup;
 	ret = (res.stats.lost_threads || cs.cut) ? EXIT_PARTIAL : EXIT_ALL;
 cleanup:

@@ -158,6 +158,11 @@ static int begin(void *ctx, pid_t proc_tid)
 	pthread_mutex_lock(&m->c->lock);
 	r = begin_locked(m, proc_tid);
 	pthread_mutex_unlock(&m->c->lock);
+	/* A recording's samples come faster than debug files load: they are
+	 * loaded now, before sampling begins, each process's by its own
+	 * session.  A snapshot loads only what its stacks need. */
+	if (r >= 0 && m->c->opts.kind != COLLECT_THREADS)
+		stacks_preload(m->stacks);
 	return r;
 }
 

@@ -216,8 +216,11 @@ int profile_write_folded(const struct profile *profile, FILE *out)
 
 /* One row: pprof merges every function of one name into one node. */
 struct top_node {
-	uint32_t name; /* string index */
+	uint32_t name;	   /* string index */
+	uint32_t function; /* the first function of that name seen */
 	int64_t flat, cum;
+	uint32_t state;		 /* string index of the commonest state, or 0 */
+	int64_t state_value;	 /* of cum */
 	size_t last_sample;	 /* sample index + 1 that last added to cum */
 	bool inline_in, call_in; /* called inlined, called for real */
 };
@@ -230,20 +233,33 @@ struct top_edge {
 	bool inlined;		 /* every counted crossing was inlined */
 };
 
+/* How much of a row's cum its samples spent in one state. */
+struct top_state {
+	uint32_t node, state;
+	int64_t value;
+};
+
 struct top_table {
 	const struct profile *profile;
+	const struct top_options *opts;
 	uint32_t *node_by_name; /* per string index: node index + 1, or 0 */
 	struct top_node *nodes;
 	size_t nnodes, nodes_cap;
 	struct top_edge *edges;
 	size_t nedges, edges_cap;
 	struct htab edge_index;
-	int64_t total; /* every sample's value, stack or not */
+	struct top_state *states;
+	size_t nstates, states_cap;
+	struct htab state_index;
+	uint32_t sample_state; /* of the sample being counted */
+	int64_t total;	       /* every sample's value, stack or not */
 };
 
-static int node_for(struct top_table *t, uint32_t name, uint32_t *ret_node)
+static int node_for(struct top_table *t, const struct pp_line *line,
+		    uint32_t *ret_node)
 {
-	struct top_node node = {.name = name};
+	uint32_t name = line_name(t->profile, line);
+	struct top_node node = {.name = name, .function = line->function};
 	int ret;
 
 	if (t->node_by_name[name]) {
@@ -296,6 +312,37 @@ static int add_edge(struct top_table *t, const struct top_edge *crossing)
 	return 0;
 }
 
+static bool state_eq(const void *ctx, uint32_t item, const void *key)
+{
+	const struct top_table *t = ctx;
+	const struct top_state *a = &t->states[item], *b = key;
+
+	return a->node == b->node && a->state == b->state;
+}
+
+/* The sample being counted adds value to node's cum in its state. */
+static int add_state(struct top_table *t, uint32_t node, int64_t value)
+{
+	struct top_state key = {node, t->sample_state, value};
+	uint64_t hash = hash_u64(hash_u64(HASH_SEED, node), key.state);
+	uint32_t found;
+	int ret;
+
+	if (htab_find(&t->state_index, hash, state_eq, t, &key, &found)) {
+		t->states[found].value += value;
+		return 0;
+	}
+	ret = pp_reserve((void **)&t->states, &t->states_cap, t->nstates + 1,
+			 sizeof(key));
+	if (ret < 0)
+		return ret;
+	ret = htab_insert(&t->state_index, hash, t->nstates);
+	if (ret < 0)
+		return ret;
+	t->states[t->nstates++] = key;
+	return 0;
+}
+
 /*
  * One location's source frames, caller first.  *parent is the node of the
  * frame before, NO_NODE at the root; it ends as this location's innermost.
@@ -312,13 +359,16 @@ static int count_location(struct top_table *t, const struct pp_location *loc,
 					    .value = value,
 					    .inlined = i != loc->nlines - 1};
 
-		ret = node_for(t, line_name(t->profile, &loc->lines[i]), &node);
+		ret = node_for(t, &loc->lines[i], &node);
 		if (ret < 0)
 			return ret;
 		/* Recursion: a function counts once per sample in cum. */
 		if (t->nodes[node].last_sample != sample_idx + 1) {
 			t->nodes[node].last_sample = sample_idx + 1;
 			t->nodes[node].cum += value;
+			if (t->opts->states &&
+			    (ret = add_state(t, node, value)) < 0)
+				return ret;
 		}
 		crossing.callee = node;
 		if (*parent != NO_NODE && *parent != node &&
@@ -334,9 +384,15 @@ static int count_sample(struct top_table *t, size_t sample_idx)
 	const struct pp_sample *s = &t->profile->samples[sample_idx];
 	int64_t value = sample_value(t->profile, s);
 	uint32_t leaf = NO_NODE;
+	int64_t tid;
 	int ret;
 
+	if (t->opts->one_thread &&
+	    (!pp_label_num(t->profile, s, LABEL_THREAD_ID, &tid) ||
+	     tid != t->opts->thread_id))
+		return 0;
 	t->total += value;
+	t->sample_state = pp_sample_state(t->profile, s);
 	/* pprof builds no node and no edge from a sample worth nothing. */
 	if (value == 0)
 		return 0;
@@ -359,6 +415,14 @@ static int count_samples(struct top_table *t)
 		ret = count_sample(t, i);
 		if (ret < 0)
 			return ret;
+	}
+	for (size_t i = 0; i < t->nstates; i++) {
+		struct top_node *node = &t->nodes[t->states[i].node];
+
+		if (abs64(t->states[i].value) > abs64(node->state_value)) {
+			node->state = t->states[i].state;
+			node->state_value = t->states[i].value;
+		}
 	}
 	return 0;
 }
@@ -388,13 +452,22 @@ static void mark_inlined(struct top_table *t)
 	}
 }
 
-/* Flat descending, then name, then cum descending: pprof's row order. */
+struct node_order {
+	const struct profile *profile;
+	bool by_cum;
+};
+
+/* Flat descending, then name, then cum descending: pprof's row order;
+ * by_cum puts cum first, as -cum does. */
 static int compare_nodes(const void *x, const void *y, void *ctx)
 {
-	const struct profile *profile = ctx;
+	const struct node_order *order = ctx;
+	const struct profile *profile = order->profile;
 	const struct top_node *a = x, *b = y;
 	int cmp;
 
+	if (order->by_cum && abs64(a->cum) != abs64(b->cum))
+		return abs64(a->cum) > abs64(b->cum) ? -1 : 1;
 	if (abs64(a->flat) != abs64(b->flat))
 		return abs64(a->flat) > abs64(b->flat) ? -1 : 1;
 	cmp = strcmp(pp_str(profile, a->name), pp_str(profile, b->name));
@@ -502,8 +575,9 @@ static const char *format_percent(char *buf, size_t size, int64_t value,
 	return buf;
 }
 
-#define VALUE_BUF   48
-#define PERCENT_BUF 16
+#define VALUE_BUF	48
+#define PERCENT_BUF	16
+#define TOP_STATE_WIDTH 15
 
 static void print_top_header(FILE *out, const struct top_table *t,
 			     const struct value_format *fmt)
@@ -525,8 +599,39 @@ static void print_top_header(FILE *out, const struct top_table *t,
 	fprintf(out, "\nShowing nodes accounting for %s, %s of %s total\n",
 		format_value(shown, sizeof(shown), fmt, flat_sum), pct_text,
 		format_value(total, sizeof(total), fmt, t->total));
-	fprintf(out, "%10s %5s%% %5s%% %10s %5s%%\n", "flat", "flat", "sum",
-		"cum", "cum");
+	fprintf(out, "%10s %5s%% %5s%% %10s %5s%%%s\n", "flat", "flat", "sum",
+		"cum", "cum", t->opts->states ? "  state" : "");
+}
+
+/* "futex       98%  ": the state most of the row's cum was spent in. */
+static void print_state(FILE *out, const struct top_table *t,
+			const struct top_node *node)
+{
+	char pct[PERCENT_BUF] = "";
+
+	if (node->state)
+		snprintf(pct, sizeof(pct), "%3.0f%%",
+			 node->cum ? 100.0 * (double)node->state_value /
+					     (double)node->cum
+				   : 0.0);
+	fprintf(out, "%-*.*s %4s  ", TOP_STATE_WIDTH, TOP_STATE_WIDTH,
+		node->state ? pp_str(t->profile, node->state) : "-", pct);
+}
+
+/* " (file.c:42)": where the function starts, when its file is known. */
+static void print_where(FILE *out, const struct top_table *t,
+			const struct top_node *node)
+{
+	const struct pp_function *fn = &t->profile->functions[node->function];
+	const char *file = pp_str(t->profile, fn->file);
+
+	if (!*file)
+		return;
+	fputs(" (", out);
+	print_clean(out, pp_base_name(file), 0);
+	if (fn->start_line > 0)
+		fprintf(out, ":%" PRId64, fn->start_line);
+	fputc(')', out);
 }
 
 static void print_top_row(FILE *out, const struct top_table *t,
@@ -543,15 +648,20 @@ static void print_top_row(FILE *out, const struct top_table *t,
 		format_percent(sum_pct, sizeof(sum_pct), flat_sum, t->total),
 		format_value(cum, sizeof(cum), fmt, node->cum),
 		format_percent(cum_pct, sizeof(cum_pct), node->cum, t->total));
+	if (t->opts->states)
+		print_state(out, t, node);
 	print_clean(out, pp_str(t->profile, node->name), 0);
 	if (node->inline_in)
 		fputs(node->call_in ? " (partial-inline)" : " (inline)", out);
+	if (t->opts->where)
+		print_where(out, t, node);
 	fputc('\n', out);
 }
 
 static void print_top(FILE *out, struct top_table *t)
 {
 	const struct profile *profile = t->profile;
+	struct node_order order = {profile, t->opts->by_cum};
 	struct value_format fmt = {0};
 	int64_t flat_sum = 0;
 
@@ -561,7 +671,7 @@ static void print_top(FILE *out, struct top_table *t)
 			"nanoseconds");
 	if (t->nnodes) /* qsort_r() must not be given NULL */
 		qsort_r(t->nodes, t->nnodes, sizeof(*t->nodes), compare_nodes,
-			(void *)profile);
+			&order);
 	choose_unit(t, &fmt);
 	print_top_header(out, t, &fmt);
 	for (size_t i = 0; i < t->nnodes; i++) {
@@ -572,10 +682,16 @@ static void print_top(FILE *out, struct top_table *t)
 
 int profile_write_top(const struct profile *profile, FILE *out)
 {
-	struct top_table t = {.profile = profile};
+	return profile_write_top_with(profile, &(struct top_options){0}, out);
+}
+
+int profile_write_top_with(const struct profile *profile,
+			   const struct top_options *opts, FILE *out)
+{
+	struct top_table t = {.profile = profile, .opts = opts};
 	int ret;
 
-	if (!profile || !out || profile->ntypes == 0)
+	if (!profile || !opts || !out || profile->ntypes == 0)
 		return -EINVAL;
 	t.node_by_name = calloc(profile->nstrings ? profile->nstrings : 1,
 				sizeof(*t.node_by_name));
@@ -586,9 +702,54 @@ int profile_write_top(const struct profile *profile, FILE *out)
 		mark_inlined(&t);
 		print_top(out, &t);
 	}
+	htab_release(&t.state_index);
+	free(t.states);
 	htab_release(&t.edge_index);
 	free(t.edges);
 	free(t.nodes);
 	free(t.node_by_name);
 	return ret < 0 ? ret : finish(out);
+}
+
+/* Threads */
+
+static int compare_threads(const void *x, const void *y)
+{
+	const struct profile_thread *a = x, *b = y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+int profile_threads(const struct profile *profile, struct profile_thread **ret,
+		    size_t *count)
+{
+	struct profile_thread *threads = NULL;
+	size_t n = 0, cap = 0, kept = 0;
+
+	for (size_t i = 0; i < profile->nsamples; i++) {
+		const struct pp_sample *s = &profile->samples[i];
+		struct profile_thread th = {.name = ""};
+
+		if (!pp_label_num(profile, s, LABEL_THREAD_ID, &th.id))
+			continue;
+		th.name = pp_str(profile,
+				 pp_label_str(profile, s, LABEL_THREAD_NAME));
+		if (pp_reserve((void **)&threads, &cap, n + 1, sizeof(th)) <
+		    0) {
+			free(threads);
+			return -ENOMEM;
+		}
+		threads[n++] = th;
+	}
+	if (n)
+		qsort(threads, n, sizeof(*threads), compare_threads);
+	/* One entry per id: a renamed thread shows its least name. */
+	for (size_t i = 0; i < n; i++)
+		if (kept == 0 || threads[kept - 1].id != threads[i].id)
+			threads[kept++] = threads[i];
+	*ret = threads;
+	*count = kept;
+	return 0;
 }

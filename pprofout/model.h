@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pprofout/htab.h"
 #include "pprofout/profile.h"
@@ -99,7 +100,28 @@ static inline const char *pp_str(const struct profile *profile, uint32_t idx)
 	return profile->strings[idx];
 }
 
+/* The last component of a path. */
+static inline const char *pp_base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /* Makes room for need elements in *items (capacity *cap); -ENOMEM. */
 int pp_reserve(void **items, size_t *cap, size_t need, size_t size);
+
+/* A sample's label with this key: its string index (0 when none), or
+ * its number (false when none). */
+uint32_t pp_label_str(const struct profile *profile,
+		      const struct pp_sample *sample, const char *key);
+bool pp_label_num(const struct profile *profile, const struct pp_sample *sample,
+		  const char *key, int64_t *num);
+
+/* What a sample's thread was doing, as a string index: its wait, else its
+ * state; 0 when unlabelled.  A running thread's wait label is the call it
+ * made, not a wait, so running wins. */
+uint32_t pp_sample_state(const struct profile *profile,
+			 const struct pp_sample *sample);
 
 #endif

@@ -542,3 +542,46 @@ int profile_add_comment(struct profile *profile, const char *comment)
 	profile->comments[profile->ncomments++] = idx;
 	return 0;
 }
+
+static const struct pp_label *find_label(const struct profile *profile,
+					 const struct pp_sample *sample,
+					 const char *key, bool numeric)
+{
+	for (uint32_t i = 0; i < sample->nlabels; i++) {
+		const struct pp_label *label = &sample->labels[i];
+
+		if (label->numeric == numeric &&
+		    !strcmp(pp_str(profile, label->key), key))
+			return label;
+	}
+	return NULL;
+}
+
+uint32_t pp_label_str(const struct profile *profile,
+		      const struct pp_sample *sample, const char *key)
+{
+	const struct pp_label *label = find_label(profile, sample, key, false);
+
+	return label ? label->str : 0;
+}
+
+bool pp_label_num(const struct profile *profile, const struct pp_sample *sample,
+		  const char *key, int64_t *num)
+{
+	const struct pp_label *label = find_label(profile, sample, key, true);
+
+	if (label)
+		*num = label->num;
+	return label != NULL;
+}
+
+uint32_t pp_sample_state(const struct profile *profile,
+			 const struct pp_sample *sample)
+{
+	uint32_t state = pp_label_str(profile, sample, LABEL_STATE);
+	uint32_t wait = pp_label_str(profile, sample, LABEL_WAIT);
+
+	if (state && !strcmp(pp_str(profile, state), "running"))
+		return state;
+	return wait ? wait : state;
+}

@@ -13,6 +13,7 @@
 #ifndef CPROF_PPROFOUT_PROFILE_H
 #define CPROF_PPROFOUT_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,5 +86,35 @@ int profile_write_text(const struct profile *profile, int level, unsigned flags,
  */
 int profile_write_folded(const struct profile *profile, FILE *out);
 int profile_write_top(const struct profile *profile, FILE *out);
+
+/* What cprof top asks of the table beyond what pprof prints. */
+struct top_options {
+	bool by_cum;	   /* rows by cum first (pprof's -cum) */
+	bool one_thread;   /* only the samples of thread_id */
+	int64_t thread_id; /* a thread_id label's value */
+	bool where;	   /* "(file:line)" where each function starts */
+	bool states;	   /* a column: each row's commonest wait or state */
+};
+int profile_write_top_with(const struct profile *profile,
+			   const struct top_options *opts, FILE *out);
+
+struct profile_thread {
+	int64_t id;	  /* thread_id label */
+	const char *name; /* thread_name label, "" when none; the profile's */
+};
+
+/* The threads the samples are labelled with, by id (*ret: free it). */
+int profile_threads(const struct profile *profile, struct profile_thread **ret,
+		    size_t *count);
+
+/*
+ * An interactive flame graph (pprofout/svg.c), one self-contained SVG:
+ * frames merged by function, root at the bottom, widths the last sample
+ * type; coloured by wait or state where samples carry a state label (wall,
+ * threads), else by object.  title heads it (NULL: "cprof").  0, -ENOMEM,
+ * or the write error.
+ */
+int profile_write_svg(const struct profile *profile, const char *title,
+		      FILE *out);
 
 #endif

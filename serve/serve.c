@@ -33,6 +33,7 @@
 
 #include "attach/session.h"
 #include "collect/collect.h"
+#include "serve/mhd.h"
 
 #define PREFIX		"/debug/pprof/"
 #define DEFAULT_SECONDS 30
@@ -48,6 +49,7 @@ struct server {
 	struct MHD_Daemon *daemon;
 	int sigfd, pidfd, shutdown_fd;
 	sigset_t saved_mask;
+	bool signals_held;
 	atomic_bool shutting_down;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -727,6 +729,7 @@ static int hold_signals(struct server *s)
 	sigaddset(&mask, SIGPIPE);
 	if (pthread_sigmask(SIG_BLOCK, &mask, &s->saved_mask) != 0)
 		return -EINVAL;
+	s->signals_held = true;
 	sigdelset(&mask, SIGCHLD);
 	sigdelset(&mask, SIGPIPE);
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -741,6 +744,12 @@ int serve_new(const struct serve_options *opts, struct server **ret_server,
 			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
 	int r;
 
+	*ret_failure = SERVE_FAIL_LIBRARY;
+	r = mhd_load();
+	if (r < 0) {
+		free(s);
+		return r;
+	}
 	*ret_failure = SERVE_FAIL_MEMORY;
 	if (!s)
 		return -ENOMEM;
@@ -850,7 +859,8 @@ void serve_free(struct server *s)
 		close(s->shutdown_fd);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
-	pthread_sigmask(SIG_SETMASK, &s->saved_mask, NULL);
+	if (s->signals_held)
+		pthread_sigmask(SIG_SETMASK, &s->saved_mask, NULL);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->idle);
 	free(s);

@@ -41,6 +41,7 @@ enum serve_failure {
 	SERVE_FAIL_TARGET,  /* no such process (pidfd_open) */
 	SERVE_FAIL_LISTEN,  /* the address cannot be bound */
 	SERVE_FAIL_MEMORY,
+	SERVE_FAIL_LIBRARY, /* libmicrohttpd (MHD_SONAME) cannot be loaded */
 };
 
 enum serve_end {

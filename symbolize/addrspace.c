@@ -25,6 +25,7 @@
 #include "symbolize/addrspace.h"
 #include "symbolize/debugfile.h"
 #include "symbolize/debuginfod.h"
+#include "symbolize/cuindex.h"
 #include "symbolize/symtab.h"
 
 #define VDSO_NAME      "[vdso]"
@@ -64,6 +65,8 @@ struct module {
 	size_t nsegments;
 	struct symtab *symtab; /* built at the first symbol lookup */
 	bool symtab_tried;
+	struct cu_index *cus; /* built at the first unit lookup */
+	bool cus_tried;
 };
 
 struct addrspace {
@@ -311,6 +314,7 @@ static void module_free(struct module *m)
 	free(m->segments);
 	free(m->exec_maps);
 	symtab_free(m->symtab);
+	cu_index_free(m->cus);
 	free(m->path);
 	free(m);
 }
@@ -770,6 +774,50 @@ static void module_load_info(struct module *m)
 	}
 }
 
+/* Whether the object's debug information is on this machine: its own
+ * sections, or a debug file under /usr/lib/debug by build id. */
+static bool has_local_debug(struct module *m)
+{
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	Dwarf_Addr bias;
+	Elf *elf = dwfl_module_getelf(m->dwmod, &bias);
+	size_t shstrndx;
+	int len;
+
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0)
+		for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn;
+		     scn = elf_nextscn(elf, scn)) {
+			GElf_Shdr shdr;
+			const char *name;
+
+			if (!gelf_getshdr(scn, &shdr))
+				continue;
+			name = elf_strptr(elf, shstrndx, shdr.sh_name);
+			if (name && !strcmp(name, ".debug_info"))
+				return true;
+		}
+	len = dwfl_module_build_id(m->dwmod, &id, &vaddr);
+	return len > 0 && debugfile_exists(id, (size_t)len);
+}
+
+void addrspace_preload(struct addrspace *as)
+{
+	for (size_t i = 0; i < as->nlive; i++) {
+		struct module *m = as->live[i];
+
+		if (!m->dwmod || m->is_vdso)
+			continue;
+		module_load_image(m);
+		if (has_local_debug(m))
+			module_load_info(m);
+		if (!m->symtab_tried) {
+			m->symtab_tried = true;
+			m->symtab = symtab_build(m->dwmod);
+		}
+	}
+}
+
 const struct module_info *addrspace_module_at(struct addrspace *as,
 					      uint64_t addr)
 {
@@ -795,4 +843,21 @@ const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr)
 		m->symtab = symtab_build(m->dwmod);
 	}
 	return m->symtab;
+}
+
+const struct cu_index *addrspace_cu_index_at(struct addrspace *as,
+					     uint64_t addr)
+{
+	struct module *m = find_live(as->live, as->nlive, addr);
+	Dwarf_Addr bias;
+	Dwarf *dbg;
+
+	if (!m || !m->dwmod)
+		return NULL;
+	if (!m->cus_tried) {
+		m->cus_tried = true;
+		dbg = dwfl_module_getdwarf(m->dwmod, &bias);
+		m->cus = dbg ? cu_index_build(dbg) : NULL;
+	}
+	return m->cus;
 }

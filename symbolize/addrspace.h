@@ -31,6 +31,15 @@ void addrspace_free(struct addrspace *as);
 int addrspace_refresh(struct addrspace *as);
 
 pid_t addrspace_pid(const struct addrspace *as);
+
+/*
+ * Loads now what the first lookups in each mapped object would: its
+ * image, symbols, and its debug information where a local debug file
+ * holds it (inflating a compressed one is the slow part).  Never asks a
+ * debuginfod server: an object whose debug file is elsewhere loads it at
+ * its first lookup, as without this.
+ */
+void addrspace_preload(struct addrspace *as);
 Dwfl *addrspace_dwfl(struct addrspace *as);
 
 /* Copies len bytes at target address addr from the file mapped there
@@ -47,5 +56,12 @@ struct symtab;
 /* The function symbols of the module holding addr, sorted for lookups
  * (symtab.h); NULL when none.  Valid until addrspace_free(). */
 const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr);
+
+struct cu_index;
+/* The .debug_aranges index (cuindex.h) of the DWARF of the module
+ * holding addr, built at the first call; NULL when it has none.  Valid
+ * until addrspace_free(). */
+const struct cu_index *addrspace_cu_index_at(struct addrspace *as,
+					     uint64_t addr);
 
 #endif

@@ -3,6 +3,7 @@
  * Entries are files named by build id in one directory,
  * $XDG_CACHE_HOME/cprof/debug-v1/ID.debug; "v1" names the layout
  * debugfile.c writes, so a cprof that writes another never reads these.
+ * ID.locations beside it is loccache.c's, bounded and pruned with them.
  * Two runs may share the directory: each writes a nameless file
  * (O_TMPFILE) or a temporary one of its own, links it under a fresh name
  * and renames it over the entry, so a reader sees an old whole entry, a
@@ -72,9 +73,16 @@ static char *cache_dir(void)
 	return dir;
 }
 
-static char *entry_path(const char *dir, const unsigned char *id, size_t len)
+static const char *const entry_suffix[] = {
+	[DEBUGCACHE_DEBUG] = ENTRY_SUFFIX,
+	[DEBUGCACHE_LOCATIONS] = ".locations",
+};
+
+static char *entry_path(const char *dir, enum debugcache_kind kind,
+			const unsigned char *id, size_t len)
 {
-	char *path = malloc(strlen(dir) + 2 * len + sizeof("/" ENTRY_SUFFIX));
+	char *path =
+		malloc(strlen(dir) + 2 * len + 2 + strlen(entry_suffix[kind]));
 	char *p;
 
 	if (!path)
@@ -82,13 +90,20 @@ static char *entry_path(const char *dir, const unsigned char *id, size_t len)
 	p = stpcpy(stpcpy(path, dir), "/");
 	for (size_t i = 0; i < len; i++)
 		p += sprintf(p, "%02x", id[i]);
-	strcpy(p, ENTRY_SUFFIX);
+	strcpy(p, entry_suffix[kind]);
 	return path;
 }
 
 int debugcache_open(const unsigned char *id, size_t len)
 {
-	char *dir = cache_dir(), *path = dir ? entry_path(dir, id, len) : NULL;
+	return debugcache_open_kind(DEBUGCACHE_DEBUG, id, len);
+}
+
+int debugcache_open_kind(enum debugcache_kind kind, const unsigned char *id,
+			 size_t len)
+{
+	char *dir = cache_dir(),
+	     *path = dir ? entry_path(dir, kind, id, len) : NULL;
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
 
 	if (fd >= 0)
@@ -280,10 +295,16 @@ static void prune(const char *dir)
 
 int debugcache_store(const unsigned char *id, size_t len, int fd, uint64_t size)
 {
+	return debugcache_store_kind(DEBUGCACHE_DEBUG, id, len, fd, size);
+}
+
+int debugcache_store_kind(enum debugcache_kind kind, const unsigned char *id,
+			  size_t len, int fd, uint64_t size)
+{
 	char *dir = cache_dir(), *path = NULL, *temp = NULL;
 	int out = -1, err;
 
-	path = dir ? entry_path(dir, id, len) : NULL;
+	path = dir ? entry_path(dir, kind, id, len) : NULL;
 	if (!path) {
 		err = dir ? -ENOMEM : -ENOENT;
 		goto done;

@@ -31,4 +31,17 @@ int debugcache_open(const unsigned char *id, size_t len);
 int debugcache_store(const unsigned char *id, size_t len, int fd,
 		     uint64_t size);
 
+/* What an entry holds: a debug file, or the locations resolved in the
+ * object of that build id (loccache.c).  The functions above are the
+ * _kind ones for DEBUGCACHE_DEBUG. */
+enum debugcache_kind {
+	DEBUGCACHE_DEBUG,
+	DEBUGCACHE_LOCATIONS,
+};
+
+int debugcache_open_kind(enum debugcache_kind kind, const unsigned char *id,
+			 size_t len);
+int debugcache_store_kind(enum debugcache_kind kind, const unsigned char *id,
+			  size_t len, int fd, uint64_t size);
+
 #endif

@@ -481,6 +481,15 @@ static int open_checked(int fd, const unsigned char *build_id, size_t len)
 	return ret == -ENOENT || ret >= 0 ? ret : fd;
 }
 
+bool debugfile_exists(const unsigned char *build_id, size_t len)
+{
+	char *path = len < 2 ? NULL : build_id_path(build_id, len);
+	bool found = path && access(path, R_OK) == 0;
+
+	free(path);
+	return found;
+}
+
 int debugfile_open(const unsigned char *build_id, size_t len, char **ret_path)
 {
 	char *path;

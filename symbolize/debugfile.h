@@ -7,6 +7,9 @@
 #ifndef CPROF_SYMBOLIZE_DEBUGFILE_H
 #define CPROF_SYMBOLIZE_DEBUGFILE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /*
  * Reads the ELF file open at fd and returns a new fd (a memfd) holding the
  * same file with every zlib-compressed .debug_* section inflated, and the
@@ -24,5 +27,8 @@ int debugfile_inflate(int fd);
  * when there is none, or its build id differs.
  */
 int debugfile_open(const unsigned char *build_id, size_t len, char **ret_path);
+
+/* Whether /usr/lib/debug/.build-id/ holds a file for build_id. */
+bool debugfile_exists(const unsigned char *build_id, size_t len);
 
 #endif

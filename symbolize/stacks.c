@@ -54,6 +54,11 @@ int stacks_new(pid_t proc_tid, enum unwinder_kind kind, bool keep,
 	return 0;
 }
 
+void stacks_preload(struct stacks *st)
+{
+	addrspace_preload(st->as);
+}
+
 static void forget(struct memo *memo)
 {
 	free(memo->stack);

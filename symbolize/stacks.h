@@ -24,6 +24,11 @@ int stacks_new(pid_t proc_tid, enum unwinder_kind kind, bool keep,
 	       struct stacks **ret_stacks);
 void stacks_free(struct stacks *st);
 
+/* Loads the target's objects before the first sample needs them (see
+ * addrspace_preload), so that a recording's first samples wait for no
+ * debug file to be read. */
+void stacks_preload(struct stacks *st);
+
 /* A new batch of samples begins (a tick, a drain): the maps may be read
  * once more, and remembered stacks of threads absent from the last two
  * batches are forgotten. */

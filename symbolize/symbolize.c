@@ -16,8 +16,10 @@
 #include <string.h>
 
 #include "symbolize/demangle.h"
+#include "symbolize/loccache.h"
 #include "symbolize/perfmap.h"
 #include "symbolize/symbolize.h"
+#include "symbolize/cuindex.h"
 #include "symbolize/symtab.h"
 
 #define TABLE_MIN_CAP 256
@@ -37,7 +39,8 @@ struct loc_slot {
 
 struct symbolizer {
 	struct addrspace *as;
-	struct perfmap *jit; /* names of code in no object */
+	struct loccache *cache; /* locations kept between runs; may be NULL */
+	struct perfmap *jit;	/* names of code in no object */
 	struct strtab strings;
 	struct loc_slot *locs;
 	size_t locs_cap, nlocs;
@@ -163,6 +166,7 @@ int symbolizer_new(struct addrspace *as, struct symbolizer **ret_sym)
 		return -ENOMEM;
 	sym->as = as;
 	sym->jit = perfmap_new(addrspace_pid(as));
+	sym->cache = loccache_new();
 	sym->locs_cap = TABLE_MIN_CAP;
 	sym->locs = calloc(sym->locs_cap, sizeof(*sym->locs));
 	if (!sym->jit || !sym->locs || strtab_grow(&sym->strings) < 0) {
@@ -180,6 +184,7 @@ void symbolizer_free(struct symbolizer *sym)
 	for (size_t i = 0; i < sym->locs_cap; i++)
 		free(sym->locs[i].loc);
 	free(sym->locs);
+	loccache_free(sym->cache);
 	strtab_release(&sym->strings);
 	perfmap_free(sym->jit);
 	free(sym);
@@ -424,15 +429,22 @@ static void set_start_line(struct sym_line *line, Dwarf_Die *die)
 }
 
 /*
- * The compilation unit whose code holds addr.  libdw finds it through
- * .debug_aranges, which clang does not emit and this libdw does not make
- * up from the units' own ranges: there the units are asked one by one.
+ * The compilation unit whose code holds addr, in *mem or libdw's.  Found
+ * through .debug_aranges, read by cuindex.c where the object has it;
+ * clang emits none, and this libdw does not make it up from the units'
+ * own ranges: there the units are asked one by one.
  */
-static Dwarf_Die *cu_at(Dwfl_Module *mod, uint64_t addr, Dwarf_Addr *ret_bias)
+static Dwarf_Die *cu_at(struct addrspace *as, Dwfl_Module *mod, uint64_t addr,
+			Dwarf_Die *mem, Dwarf_Addr *ret_bias)
 {
-	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, ret_bias);
+	const struct cu_index *idx = addrspace_cu_index_at(as, addr);
+	Dwarf_Die *cudie = NULL;
 
-	if (cudie)
+	if (!dwfl_module_getdwarf(mod, ret_bias))
+		return NULL;
+	if (idx && cu_index_find(idx, addr - *ret_bias, mem))
+		return mem;
+	if (!idx && (cudie = dwfl_module_addrdie(mod, addr, ret_bias)))
 		return cudie;
 	while ((cudie = dwfl_module_nextcu(mod, cudie, ret_bias)))
 		if (dwarf_haspc(cudie, addr - *ret_bias) == 1)
@@ -445,7 +457,8 @@ static int set_src(struct symbolizer *sym, struct sym_line *line,
 		   Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t addr)
 {
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *unit = cu_at(mod, addr, &bias);
+	Dwarf_Die mem;
+	Dwarf_Die *unit = cu_at(sym->as, mod, addr, &mem, &bias);
 	Dwarf_Line *src = unit ? dwarf_getsrc_die(unit, addr - bias) : NULL;
 	int lineno = 0;
 
@@ -500,7 +513,8 @@ static int add_dwarf_frames(struct symbolizer *sym, struct line_list *list,
 			    uint64_t *ret_start)
 {
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cudie = cu_at(mod, addr, &bias);
+	Dwarf_Die mem;
+	Dwarf_Die *cudie = cu_at(sym->as, mod, addr, &mem, &bias);
 	Dwarf_Die *scopes = NULL;
 	int nscopes, r = 0;
 
@@ -589,7 +603,26 @@ static int resolve(struct symbolizer *sym, struct sym_location *loc,
 	return set_src(sym, line, mod, NULL, addr);
 }
 
-/* One allocation holds the location and its lines. */
+/* One allocation holds the location and its lines; the lines' strings
+ * are the symbolizer's or the cache's. */
+static struct sym_location *copy_location(const struct sym_location *tmp,
+					  const struct sym_line *lines,
+					  size_t nlines)
+{
+	struct sym_location *loc =
+		malloc(sizeof(*loc) + nlines * sizeof(*lines));
+
+	if (loc) {
+		struct sym_line *copy = (struct sym_line *)(loc + 1);
+
+		memcpy(copy, lines, nlines * sizeof(*lines));
+		*loc = *tmp;
+		loc->nlines = nlines;
+		loc->lines = copy;
+	}
+	return loc;
+}
+
 static struct sym_location *build_location(struct symbolizer *sym,
 					   const struct frame *frame)
 {
@@ -602,16 +635,13 @@ static struct sym_location *build_location(struct symbolizer *sym,
 	struct line_list list = {0};
 	struct sym_location *loc = NULL;
 
+	if (loccache_find(sym->cache, tmp.module, frame->pc, frame->activation,
+			  &tmp))
+		return copy_location(&tmp, tmp.lines, tmp.nlines);
 	if (resolve(sym, &tmp, &list, addr) == 0 && list.n > 0)
-		loc = malloc(sizeof(*loc) + list.n * sizeof(*list.lines));
-	if (loc) {
-		struct sym_line *lines = (struct sym_line *)(loc + 1);
-
-		memcpy(lines, list.lines, list.n * sizeof(*lines));
-		*loc = tmp;
-		loc->nlines = list.n;
-		loc->lines = lines;
-	}
+		loc = copy_location(&tmp, list.lines, list.n);
+	if (loc)
+		loccache_add(sym->cache, loc);
 	free(list.lines);
 	return loc;
 }

@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/deps.sh
-cprof_install_deps clang libclang-rt-14-dev lld strace rustc debuginfod nodejs || { echo "cannot install dependencies" >&2; exit 2; }
+cprof_install_deps clang libclang-rt-14-dev lld strace rustc debuginfod nodejs chromium libxml2-utils tmux || { echo "cannot install dependencies" >&2; exit 2; }
 
 passed=0 failed=0 skipped=0
 run_suite() {

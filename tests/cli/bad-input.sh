@@ -130,7 +130,7 @@ expect 64 "cprof: option '--unwinder' needs a value" threads -p $target --unwind
 expect 64 "cprof: option '-o' needs a value" threads -p $target -o
 expect 64 "cprof: unknown option '--pcs=1'" threads -p $target --pcs=1
 expect 64 "cprof: unknown option '--stats=yes'" threads -p $target --stats=yes
-expect 64 "cprof: unknown option '--format=top'" threads -p $target --format=top
+expect 64 "cprof: invalid --format 'top': use text, pprof or svg" threads -p $target --format=top
 expect 64 "cprof: unknown option '--mode=wall'" threads -p $target --mode=wall
 expect 64 "cprof: unknown option '-s'" threads -p $target -s 1
 expect 64 "cprof: unknown option '-F'" threads -p $target -F 99
@@ -188,7 +188,7 @@ for bad in x '' CPU cpu,wall; do
 		record -p $target -s 1 --mode="$bad"
 done
 for bad in x '' PPROF json text; do
-	expect 64 "cprof: invalid --format '$bad': use pprof, folded or top" \
+	expect 64 "cprof: invalid --format '$bad': use pprof, folded, top or svg" \
 		record -p $target -s 1 --format="$bad"
 done
 expect 64 "cprof: invalid --unwinder 'gdb': use libdw or libunwind" \

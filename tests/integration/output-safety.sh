@@ -157,7 +157,10 @@ if command -v script >/dev/null; then
 	(cd "$lib_tmp/tty" && script -qec "'$cprof_abs' record -p $small -s 0.3 --mode=wall" \
 		/dev/null >"$lib_tmp/tty.out" 2>&1)
 	[ -s "$lib_tmp/tty/wall.prof" ] || fail "tty: no wall.prof written"
-	grep -q "^cprof: wrote wall.prof" "$lib_tmp/tty.out" ||
+	# A progress line, when one was shown, is erased by "\r\033[K"
+	# before the line that says where.
+	tr '\r' '\n' <"$lib_tmp/tty.out" | sed 's/^\x1b\[K//' |
+		grep -q "^cprof: wrote wall.prof" ||
 		fail "tty: stderr does not say where: $(cat "$lib_tmp/tty.out")"
 	(cd "$lib_tmp/tty" && script -qec "'$cprof_abs' record -p $small -s 0.3 --mode=wall -o -" \
 		/dev/null >"$lib_tmp/tty2.out" 2>&1)

@@ -6,7 +6,7 @@
 # - Go's other names (heap, allocs, ..., cmdline) 404 with one line
 #   saying what cprof has instead; an unknown path 404; POST and PUT 405;
 #   seconds not a number, negative, zero, over --max-seconds 400; debug=3
-#   400; each with X-Go-Pprof: 1 and text/plain;
+#   400; each with X-Go-Pprof: 1 and text/plain; a 40 KB header 431;
 # - a profile while a wall profile runs 409, and threads then too; the
 #   running one still gets its 200;
 # - a client that hangs up mid-profile ends it: the target is untraced,
@@ -65,6 +65,8 @@ expect_error "seconds=-3" 400 "invalid seconds '-3': negative" "$U/profile?secon
 expect_error "seconds=0" 400 "invalid seconds '0': at least 1" "$U/profile?seconds=0"
 expect_error "seconds=61" 400 "invalid seconds '61': over this server's --max-seconds 60" "$U/profile?seconds=61"
 expect_error "seconds=huge" 400 "invalid seconds '99999999999999999999999': over this server's --max-seconds 60" "$U/wall?seconds=99999999999999999999999"
+big=$(head -c 40000 /dev/zero | tr '\0' x)
+expect_status "a 40 KB header" 431 -H "X-Big: $big" "$U/threads?debug=1"
 expect_error "debug=3" 400 "invalid debug: use 0, 1 or 2" "$U/threads?debug=3"
 check_not_traced "$pid"
 

@@ -35,13 +35,6 @@ entry=$XDG_CACHE_HOME/cprof/debug-v1/$id.debug
 # The threads compared, frame by frame (the busy one moves).
 checked="parked sleep read cond mutex inline dlopen"
 
-# frames FILE NAME: the frame lines of thread NAME's block.
-frames()
-{
-	local tid
-	tid=$(d2_threads "$1" | awk -v n="$2" '$2 == n { print $1; exit }')
-	[ -n "$tid" ] && d2_block "$1" "$tid" | sed 1d
-}
 
 # snapshot WHAT [ARGS...]: threads --debug=2 of the target into
 # $lib_tmp/WHAT; it must succeed silently and show the reference frames.
@@ -56,8 +49,8 @@ snapshot()
 		fail "$what: stderr: $(cat "$lib_tmp/$what.err")"
 	[ "$what" = ref ] && return
 	for name in $checked; do
-		diff -u <(frames "$lib_tmp/ref" "$name") \
-			<(frames "$lib_tmp/$what" "$name") >"$lib_tmp/diff" ||
+		diff -u <(d2_named "$lib_tmp/ref" "$name") \
+			<(d2_named "$lib_tmp/$what" "$name") >"$lib_tmp/diff" ||
 			fail "$what: thread '$name' differs from --no-cache:
 $(cat "$lib_tmp/diff")"
 	done
@@ -97,11 +90,11 @@ ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -e trac
 	fail "second: cprof exited $?: $(cat "$lib_tmp/second.err")"
 grep -qE "openat\(.*\"$entry\", O_RDONLY[^)]*\) = [0-9]+" "$lib_tmp/strace" ||
 	fail "second: the entry was not opened"
-grep -q 'memfd_create(' "$lib_tmp/strace" &&
+grep -q 'memfd_create("cprof-debuginfo"' "$lib_tmp/strace" &&
 	fail "second: inflated again: $(grep 'memfd_create(' "$lib_tmp/strace")"
 for name in $checked; do
-	diff -u <(frames "$lib_tmp/ref" "$name") \
-		<(frames "$lib_tmp/second" "$name") >/dev/null ||
+	diff -u <(d2_named "$lib_tmp/ref" "$name") \
+		<(d2_named "$lib_tmp/second" "$name") >/dev/null ||
 		fail "second: thread '$name' differs from --no-cache"
 done
 
@@ -127,14 +120,15 @@ wait $job1 || fail "concurrent: the first cprof exited $?: $(cat "$lib_tmp/both1
 wait $job2 || fail "concurrent: the second cprof exited $?: $(cat "$lib_tmp/both2.err")"
 for what in both1 both2; do
 	for name in $checked; do
-		diff -u <(frames "$lib_tmp/ref" "$name") \
-			<(frames "$lib_tmp/$what" "$name") >/dev/null ||
+		diff -u <(d2_named "$lib_tmp/ref" "$name") \
+			<(d2_named "$lib_tmp/$what" "$name") >/dev/null ||
 			fail "concurrent: $what: thread '$name' differs"
 	done
 done
 check_runs_on "$pid2"
 cmp -s "$entry" "$lib_tmp/good" || fail "concurrent: the entry is not whole"
-left=$(find "$XDG_CACHE_HOME" -type f ! -path "$entry")
+# (ID.locations entries are symbols-locations.sh's.)
+left=$(find "$XDG_CACHE_HOME" -type f ! -path "$entry" ! -name '*.locations')
 [ -z "$left" ] || fail "concurrent: files left: $left"
 
 # A read-only and a full cache directory.
@@ -149,13 +143,13 @@ if [ "$(id -u)" = 0 ] && unshare --mount true 2>/dev/null; then
 		[ -s "$lib_tmp/$opts.err" ] &&
 			fail "$opts: stderr: $(cat "$lib_tmp/$opts.err")"
 		for name in $checked; do
-			diff -u <(frames "$lib_tmp/ref" "$name") \
-				<(frames "$lib_tmp/$opts" "$name") >/dev/null ||
+			diff -u <(d2_named "$lib_tmp/ref" "$name") \
+				<(d2_named "$lib_tmp/$opts" "$name") >/dev/null ||
 				fail "$opts: thread '$name' differs"
 		done
 	done
 	left=$(in_namespace size=1m sh -c \
-		"'$CPROF' threads -p $pid >/dev/null 2>&1; find '$XDG_CACHE_HOME' -type f")
+		"'$CPROF' threads -p $pid >/dev/null 2>&1; find '$XDG_CACHE_HOME' -type f ! -name '*.locations'")
 	[ -z "$left" ] || fail "full: files left: $left"
 else
 	note "not root: read-only and full directories not checked"

@@ -120,9 +120,7 @@ server_requests()
 # out, the directory of either copy of the target shown as OBJ/.
 frames()
 {
-	local tid
-	tid=$(d2_threads "$1" | awk -v n="$2" '$2 == n { print $1; exit }')
-	[ -n "$tid" ] && d2_block "$1" "$tid" | sed 1d |
+	d2_named "$1" "$2" |
 		sed "s|	$bin/|	OBJ/|; s|	$parked_dir/|	OBJ/|"
 }
 

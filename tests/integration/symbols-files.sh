@@ -36,9 +36,7 @@ checked="parked sleep dlopen inline read cond mutex"
 # out, the directory of each copy of the target shown as OBJ/.
 frames()
 {
-	local tid
-	tid=$(d2_threads "$1" | awk -v n="$2" '$2 == n { print $1; exit }')
-	[ -n "$tid" ] && d2_block "$1" "$tid" | sed 1d |
+	d2_named "$1" "$2" |
 		sed -E "s#	($parked_dir|$lib_tmp/[a-z]+(/app)?)/#	OBJ/#"
 }
 

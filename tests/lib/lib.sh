@@ -282,6 +282,15 @@ d2_block()
 		on' "$1"
 }
 
+# d2_named FILE NAME: the frame lines (header left out) of the first
+# thread named NAME.
+d2_named()
+{
+	local tid
+	tid=$(d2_threads "$1" | awk -v n="$2" '$2 == n { print $1; exit }')
+	[ -n "$tid" ] && d2_block "$1" "$tid" | sed 1d
+}
+
 # d2_funcs FILE TID: TID's function names, innermost first, one a line,
 # without the "(...)" and any " @ 0xPC".
 d2_funcs()

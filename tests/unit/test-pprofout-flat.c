@@ -372,6 +372,124 @@ static void check_empty(void)
 	profile_free(profile);
 }
 
+struct live_sample {
+	int64_t tid;
+	const char *thread, *state, *wait;
+	const struct sym_location *const *stack;
+	size_t depth;
+	int64_t wall;
+};
+
+static const struct sym_location *const live_loop_stack[] = {&loop, &mainf};
+static const struct sym_location *const live_idle_stack[] = {&idle, &loop,
+							     &mainf};
+
+/* Three threads: main runs in run_loop, then waits in idle_poll on a
+ * futex; "io" waits in idle_poll on epoll_wait and once runs (its wait
+ * label, the call it made, is then no wait); "spare" has no stack.  In
+ * main's and run_loop's cum, running and epoll_wait tie: the state seen
+ * first shows. */
+static const struct live_sample live_samples[] = {
+	{7, "main", "running", NULL, STACK(live_loop_stack), 300},
+	{7, "main", "sleeping", "futex", STACK(live_idle_stack), 100},
+	{8, "io", "sleeping", "epoll_wait", STACK(live_idle_stack), 400},
+	{8, "io", "running", "epoll_wait", STACK(live_idle_stack), 100},
+	{9, "spare", "sleeping", NULL, NULL, 0, 100},
+};
+
+static struct profile *build_live(void)
+{
+	static const struct value_type wall_types[] = {{"samples", "count"},
+						       {"wall", "nanoseconds"}};
+	struct profile *profile = profile_new(wall_types, 2, NULL, 0);
+
+	for (size_t i = 0;
+	     profile && i < sizeof(live_samples) / sizeof(live_samples[0]);
+	     i++) {
+		const struct live_sample *s = &live_samples[i];
+		const int64_t values[] = {1, s->wall};
+		struct label labels[] = {
+			{.key = LABEL_THREAD_ID, .num = s->tid},
+			{.key = LABEL_THREAD_NAME, .str = s->thread},
+			{.key = LABEL_STATE, .str = s->state},
+			{.key = LABEL_WAIT, .str = s->wait},
+		};
+
+		if (profile_add(profile, s->stack, s->depth, values, labels,
+				s->wait ? 4 : 3, 1) < 0)
+			exit(EXIT_ERROR);
+	}
+	if (!profile)
+		exit(EXIT_ERROR);
+	return profile;
+}
+
+static char *render_with(const struct profile *profile,
+			 const struct top_options *opts)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *out = open_memstream(&buf, &len);
+	int ret;
+
+	if (!out)
+		exit(EXIT_ERROR);
+	ret = profile_write_top_with(profile, opts, out);
+	if (fclose(out) || ret < 0)
+		exit(EXIT_ERROR);
+	return buf;
+}
+
+/* What cprof top adds: the state column, where functions start, one
+ * thread alone, and the threads' list. */
+static void check_live(void)
+{
+	struct profile *profile = build_live();
+	struct profile_thread *threads;
+	size_t nthreads;
+	char *all = render_with(profile, &(struct top_options){.by_cum = true,
+							       .where = true,
+							       .states = true});
+	char *io =
+		render_with(profile, &(struct top_options){.one_thread = true,
+							   .thread_id = 8,
+							   .states = true});
+
+	check(!strcmp(all,
+		      "Type: wall\n"
+		      "Showing nodes accounting for 900ns, 90.00% of 1000ns "
+		      "total\n"
+		      "      flat  flat%   sum%        cum   cum%  state\n"
+		      "     300ns 30.00% 30.00%      900ns 90.00%  "
+		      "running          44%  run_loop (loop.c:20)\n"
+		      "         0     0% 30.00%      900ns 90.00%  "
+		      "running          44%  main (main.c:9)\n"
+		      "     600ns 60.00% 90.00%      600ns 60.00%  "
+		      "epoll_wait       67%  idle_poll (loop.c:66)\n"),
+	      "live: states and where, by cum");
+	check(!strcmp(io, "Type: wall\n"
+			  "Showing nodes accounting for 500ns, 100% of 500ns "
+			  "total\n"
+			  "      flat  flat%   sum%        cum   cum%  state\n"
+			  "     500ns   100%   100%      500ns   100%  "
+			  "epoll_wait       80%  idle_poll\n"
+			  "         0     0%   100%      500ns   100%  "
+			  "epoll_wait       80%  main\n"
+			  "         0     0%   100%      500ns   100%  "
+			  "epoll_wait       80%  run_loop\n"),
+	      "live: one thread");
+	check(profile_threads(profile, &threads, &nthreads) == 0 &&
+		      nthreads == 3 && threads[0].id == 7 &&
+		      !strcmp(threads[0].name, "main") && threads[1].id == 8 &&
+		      !strcmp(threads[1].name, "io") && threads[2].id == 9 &&
+		      !strcmp(threads[2].name, "spare"),
+	      "live: threads by id");
+	free(threads);
+	free(io);
+	free(all);
+	profile_free(profile);
+}
+
 static int write_pprof(const struct profile *profile, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -404,6 +522,7 @@ int main(int argc, char **argv)
 	check_control_bytes();
 	check_units();
 	check_empty();
+	check_live();
 	if (write_pprof(profile, argv[2]) < 0) {
 		fprintf(stderr, "cannot write '%s'\n", argv[2]);
 		return EXIT_ERROR;
