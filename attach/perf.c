@@ -87,6 +87,24 @@ static long sys_perf_event_open(struct perf_event_attr *attr, pid_t tid,
 		       PERF_FLAG_FD_CLOEXEC);
 }
 
+bool perf_usable(void)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_TASK_CLOCK,
+		.disabled = 1,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+	long fd = sys_perf_event_open(&attr, 0, -1);
+
+	if (fd < 0)
+		return false;
+	close((int)fd);
+	return true;
+}
+
 static void init_attr(const struct perf_sampler *ps, bool kernel,
 		      struct perf_event_attr *attr)
 {

@@ -321,6 +321,11 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 			return -EINVAL;
 		}
 	}
+	/* Children are followed with the perf sampler only: where the
+	 * kernel refuses it, auto records the command alone, by ptrace. */
+	if (opts->session.command && !opts->no_children &&
+	    opts->session.sampler == SAMPLER_AUTO && !perf_usable())
+		opts->no_children = true;
 	if (opts->session.sampler == SAMPLER_PERF &&
 	    opts->session.mode != SESSION_CPU) {
 		cprof_error("--sampler=perf takes CPU profiles only; wall "

@@ -8,7 +8,9 @@
 # - a target under strace: perf profiles it, ptrace fails naming strace;
 # - perf_event_open denied (seccomp, as Docker's default profile does):
 #   auto falls back to ptrace, says so under --stats, and writes a good
-#   profile; --sampler=perf exits 2 with one line saying what to do;
+#   profile, for a pid and for a launched command (recorded alone, its
+#   children followed by perf only); --sampler=perf exits 2 with one line
+#   saying what to do;
 # - a stack deeper than the copy is counted truncated and labelled so.
 #
 # usage: record-samplers.sh CPROF CPU-SPLIT STORM EXECER NO-PERF DLSPIN
@@ -113,6 +115,16 @@ rc=$?
 		"$lib_tmp/deny2.out.err" ||
 	fail "denied, perf: exit $rc: $(cat "$lib_tmp/deny2.out.err")"
 [ -e "$lib_tmp/deny2.prof" ] && fail "denied, perf: a profile was written"
+# A launched command's children are followed with perf only: denied, auto
+# records the command alone, by ptrace, and says so.
+run_noperf "$lib_tmp/deny3.out" record --stats -o "$lib_tmp/deny3.prof" \
+	-- sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done'
+rc=$?
+[ $rc = 0 ] || fail "denied, auto, a command: cprof exited $rc: $(cat "$lib_tmp/deny3.out.err")"
+grep -qx "cprof: sampler ptrace (perf_event_open refused: Permission denied)" \
+	"$lib_tmp/deny3.out.err" ||
+	fail "denied, auto, a command: --stats does not say ptrace and why: $(cat "$lib_tmp/deny3.out.err")"
+[ -s "$lib_tmp/deny3.prof" ] || fail "denied, auto, a command: no profile"
 
 # --- truncated stacks ----------------------------------------------------------
 run_cprof "$lib_tmp/trunc.out" record --sampler=perf --stack-size=64 \
