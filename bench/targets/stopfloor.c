@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pin-apart.h"
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -147,29 +149,6 @@ static double window_rate(volatile uint64_t *shared, pid_t child, int hz,
 		sleep_until(end);
 	}
 	return (double)(shared[2] - units) / ((double)(now_ns() - start) / 1e9);
-}
-
-/* The child on one CPU, the parent on another: cprof spins only for a
- * thread on another CPU than its own.  False with a single CPU. */
-static bool pin_apart(pid_t child)
-{
-	cpu_set_t allowed, one;
-	int cpus[2], n = 0;
-
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
-		return false;
-	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-		if (CPU_ISSET(c, &allowed))
-			cpus[n++] = c;
-	if (n < 2)
-		return false;
-	CPU_ZERO(&one);
-	CPU_SET(cpus[0], &one);
-	if (sched_setaffinity(child, sizeof(one), &one) < 0)
-		return false;
-	CPU_ZERO(&one);
-	CPU_SET(cpus[1], &one);
-	return sched_setaffinity(0, sizeof(one), &one) == 0;
 }
 
 static int measure_loss(volatile uint64_t *shared, pid_t child, int hz,

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pin-apart.h"
+
 #define MAX_READ (4u << 20)
 
 static uint64_t now_ns(void)
@@ -115,29 +117,6 @@ child_loop(volatile uint64_t *shared, uint64_t user_ns, uint64_t sys_ns)
 		shared[0] += t1 - t0;
 		shared[1] += t2 - t1;
 	}
-}
-
-/* The child on one CPU, the parent on another, as for a thread on
- * another CPU than cprof's sampler.  False with a single CPU. */
-static bool pin_apart(pid_t child)
-{
-	cpu_set_t allowed, one;
-	int cpus[2], n = 0;
-
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
-		return false;
-	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-		if (CPU_ISSET(c, &allowed))
-			cpus[n++] = c;
-	if (n < 2)
-		return false;
-	CPU_ZERO(&one);
-	CPU_SET(cpus[0], &one);
-	if (sched_setaffinity(child, sizeof(one), &one) < 0)
-		return false;
-	CPU_ZERO(&one);
-	CPU_SET(cpus[1], &one);
-	return sched_setaffinity(0, sizeof(one), &one) == 0;
 }
 
 /* One stop: true when it landed in user space (the work and its clock
