@@ -392,7 +392,8 @@ static int count_sample(struct top_table *t, size_t sample_idx)
 	     tid != t->opts->thread_id))
 		return 0;
 	t->total += value;
-	t->sample_state = pp_sample_state(t->profile, s);
+	if (t->opts->states)
+		t->sample_state = pp_sample_state(t->profile, s);
 	/* pprof builds no node and no edge from a sample worth nothing. */
 	if (value == 0)
 		return 0;

@@ -99,13 +99,17 @@ kill "$strace_pid"
 wait "$strace_pid" 2>/dev/null
 
 # --- perf_event_open denied ----------------------------------------------------
+# fell_back WHAT OUT RC: cprof exited 0 and --stats says ptrace ran, and why.
+fell_back()
+{
+	[ "$3" = 0 ] || fail "$1: cprof exited $3: $(cat "$2.err")"
+	grep -qx "cprof: sampler ptrace (perf_event_open refused: Permission denied)" \
+		"$2.err" ||
+		fail "$1: --stats does not say ptrace and why: $(cat "$2.err")"
+}
 run_noperf "$lib_tmp/deny.out" record -p "$pid" -s 0.5 \
 	--stats -o "$lib_tmp/deny.prof"
-rc=$?
-[ $rc = 0 ] || fail "denied, auto: cprof exited $rc: $(cat "$lib_tmp/deny.out.err")"
-grep -qx "cprof: sampler ptrace (perf_event_open refused: Permission denied)" \
-	"$lib_tmp/deny.out.err" ||
-	fail "denied, auto: --stats does not say ptrace and why: $(cat "$lib_tmp/deny.out.err")"
+fell_back "denied, auto" "$lib_tmp/deny.out" $?
 work_a_seen "denied, auto" "$lib_tmp/deny.prof"
 run_noperf "$lib_tmp/deny2.out" record --sampler=perf \
 	-p "$pid" -s 0.5 -o "$lib_tmp/deny2.prof"
@@ -119,12 +123,12 @@ rc=$?
 # records the command alone, by ptrace, and says so.
 run_noperf "$lib_tmp/deny3.out" record --stats -o "$lib_tmp/deny3.prof" \
 	-- sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done'
-rc=$?
-[ $rc = 0 ] || fail "denied, auto, a command: cprof exited $rc: $(cat "$lib_tmp/deny3.out.err")"
-grep -qx "cprof: sampler ptrace (perf_event_open refused: Permission denied)" \
-	"$lib_tmp/deny3.out.err" ||
-	fail "denied, auto, a command: --stats does not say ptrace and why: $(cat "$lib_tmp/deny3.out.err")"
-[ -s "$lib_tmp/deny3.prof" ] || fail "denied, auto, a command: no profile"
+fell_back "denied, auto, a command" "$lib_tmp/deny3.out" $?
+# Alone: a profile of one process carries no pid or process labels.
+go_pprof -tags "$lib_tmp/deny3.prof" >"$lib_tmp/deny3.tags" 2>&1 ||
+	fail "denied, auto, a command: go tool pprof cannot read the profile"
+grep -qE '^ *(pid|process):' "$lib_tmp/deny3.tags" &&
+	fail "denied, auto, a command: not recorded alone: $(cat "$lib_tmp/deny3.tags")"
 
 # --- truncated stacks ----------------------------------------------------------
 run_cprof "$lib_tmp/trunc.out" record --sampler=perf --stack-size=64 \
