@@ -44,6 +44,11 @@
 #define PF_KTHREAD	   0x00200000UL
 #define CAP_SYS_PTRACE_BIT 19
 #define SEIZE_OPTIONS	   (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+/* A wait for any tracee sees this thread's tracees and children only:
+ * several sessions of one cprof, each on a thread of its own, must not
+ * take each other's reports (the kernel's wait otherwise looks at every
+ * thread of the group). */
+#define WAIT_OWN (__WALL | __WNOTHREAD)
 /* From the timer's wakeup of a real-time sampler to its first look. */
 #define TICK_WAKE_SLACK_NS 100000
 /* Kernel-internal, not in errno.h: a system call cut short, to restart. */
@@ -843,7 +848,7 @@ static pid_t wait_event(struct target *t, int *ret_status)
 	 * calls execve waits in the kernel until its siblings' exits are
 	 * reaped, and a wait for it alone would never return. */
 	for (;;) {
-		pid_t tid = waitpid(-1, ret_status, __WALL | WNOHANG);
+		pid_t tid = waitpid(-1, ret_status, WAIT_OWN | WNOHANG);
 
 		if (tid > 0)
 			return tid;
@@ -854,7 +859,7 @@ static pid_t wait_event(struct target *t, int *ret_status)
 		if (!sweep_vanished(t)) {
 			if (t->awaited == 0)
 				return 0;
-			tid = waitpid(-1, ret_status, __WALL);
+			tid = waitpid(-1, ret_status, WAIT_OWN);
 			if (tid < 0 && errno == EINTR)
 				continue;
 			return tid < 0 ? -errno : tid;
@@ -892,7 +897,7 @@ static void answer_pending(struct target *t)
 {
 	for (;;) {
 		int status;
-		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		pid_t tid = waitpid(-1, &status, WAIT_OWN | WNOHANG);
 
 		if (tid > 0) {
 			dispatch_event(t, tid, status);

@@ -25,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "attach/perf.h"
 #include "attach/procfs.h"
 #include "attach/sampler.h"
 
@@ -45,6 +46,7 @@ struct member {
 
 struct group {
 	const struct group_options *opts;
+	enum session_sampler sampler; /* every member's */
 	struct member **members;
 	size_t n;
 	int cancel_fd, wake_fd, sigfd;
@@ -123,6 +125,7 @@ static int add_member(struct group *g, pid_t pid, bool initial)
 	g->members = grown;
 	m->so = opts->session;
 	m->so.pid = pid;
+	m->so.sampler = g->sampler;
 	m->so.command = pid ? NULL : opts->session.command;
 	m->so.duration_ns = 0; /* the group ends it */
 	m->so.cancel_fd = g->cancel_fd;
@@ -398,6 +401,30 @@ static int start_initial(struct group *g)
 	return r;
 }
 
+/* Every figure of one member's session added to the group's. */
+static void add_stats(struct session_stats *sum, const struct session_stats *st)
+{
+	sum->ticks += st->ticks;
+	sum->missed_ticks += st->missed_ticks;
+	sum->samples += st->samples;
+	sum->stopped += st->stopped;
+	sum->displaced += st->displaced;
+	sum->blocked_at_stop += st->blocked_at_stop;
+	sum->stopped_ticks += st->stopped_ticks;
+	sum->value_ns += st->value_ns;
+	sum->lost += st->lost;
+	sum->kernel_sampled |= st->kernel_sampled;
+	if (st->pause_max_ns > sum->pause_max_ns)
+		sum->pause_max_ns = st->pause_max_ns;
+	for (size_t b = 0; b < SESSION_PAUSE_BUCKETS; b++)
+		sum->pause_buckets[b] += st->pause_buckets[b];
+	sum->threads += st->threads;
+	sum->captured += st->captured;
+	sum->lost_threads += st->lost_threads;
+	sum->stopped_again += st->stopped_again;
+	sum->pause_total_ns += st->pause_total_ns;
+}
+
 static void collect_results(struct group *g, struct group_result *res)
 {
 	struct member *failed = failed_initial(g);
@@ -405,24 +432,8 @@ static void collect_results(struct group *g, struct group_result *res)
 	res->members = g->n;
 	if (g->n)
 		res->first = (failed ? failed : g->members[0])->res;
-	for (size_t i = 0; i < g->n; i++) {
-		const struct session_stats *st = &g->members[i]->res.stats;
-
-		res->stats.ticks += st->ticks;
-		res->stats.missed_ticks += st->missed_ticks;
-		res->stats.samples += st->samples;
-		res->stats.stopped += st->stopped;
-		res->stats.displaced += st->displaced;
-		res->stats.blocked_at_stop += st->blocked_at_stop;
-		res->stats.stopped_ticks += st->stopped_ticks;
-		res->stats.value_ns += st->value_ns;
-		res->stats.lost += st->lost;
-		res->stats.kernel_sampled |= st->kernel_sampled;
-		if (st->pause_max_ns > res->stats.pause_max_ns)
-			res->stats.pause_max_ns = st->pause_max_ns;
-		for (size_t b = 0; b < SESSION_PAUSE_BUCKETS; b++)
-			res->stats.pause_buckets[b] += st->pause_buckets[b];
-	}
+	for (size_t i = 0; i < g->n; i++)
+		add_stats(&res->stats, &g->members[i]->res.stats);
 }
 
 static void free_members(struct group *g)
@@ -441,6 +452,11 @@ int group_record(const struct group_options *opts, struct group_result *res)
 	int r;
 
 	*res = (struct group_result){0};
+	/* One sampler for every member, chosen before any is touched: each
+	 * falling back on its own would mix stopped samples with others. */
+	g.sampler = opts->session.sampler;
+	if (g.sampler == SAMPLER_AUTO && opts->session.mode == SESSION_CPU)
+		g.sampler = perf_usable() ? SAMPLER_PERF : SAMPLER_PTRACE;
 	g.sigfd = hold_signals(&saved);
 	if (g.sigfd < 0) {
 		res->first.failure = SESSION_FAIL_SIGNALS;
@@ -475,5 +491,76 @@ int group_record(const struct group_options *opts, struct group_result *res)
 		close(g.wake_fd);
 	close(g.sigfd);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return r;
+}
+
+/* The roots, then their descendants, each once. */
+static int list_tree(const struct group_options *opts, pid_t **ret,
+		     size_t *ret_n)
+{
+	pid_t *found = NULL, *pids;
+	size_t nfound = 0, n = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < opts->npids && opts->follow && r >= 0; i++)
+		r = group_descendants(opts->pids[i], &found, &nfound);
+	pids = r < 0 ? NULL
+		     : malloc((opts->npids + nfound + 1) * sizeof(*pids));
+	if (!pids) {
+		free(found);
+		return r < 0 ? r : -ENOMEM;
+	}
+	for (size_t i = 0; i < opts->npids; i++)
+		pids[n++] = opts->pids[i];
+	for (size_t i = 0; i < nfound; i++)
+		if (!listed(pids, n, found[i]))
+			pids[n++] = found[i];
+	free(found);
+	*ret = pids;
+	*ret_n = n;
+	return 0;
+}
+
+int group_snapshot(const struct group_options *opts, struct group_result *res)
+{
+	pid_t *pids;
+	size_t n;
+	int r;
+
+	*res = (struct group_result){0};
+	r = list_tree(opts, &pids, &n);
+	if (r < 0) {
+		res->first.failure = SESSION_FAIL_CAPTURE;
+		return r;
+	}
+	res->start_realtime_ns = session_realtime_ns();
+	for (size_t i = 0; i < n; i++) {
+		struct session_options so = opts->session;
+		struct session_result one = {.pid = pids[i]};
+		struct sample_sink sink;
+
+		so.pid = pids[i];
+		r = opts->member_sink(opts->ctx, &sink);
+		if (r < 0) {
+			one.failure = SESSION_FAIL_CAPTURE;
+			res->first = one;
+			break;
+		}
+		r = session_snapshot(&so, &sink, &one);
+		if (r < 0 && i < opts->npids) {
+			res->first = one;
+			break;
+		}
+		/* A descendant gone or out of reach since it was listed
+		 * is left out. */
+		if (r < 0) {
+			r = 0;
+			continue;
+		}
+		if (res->members++ == 0)
+			res->first = one;
+		add_stats(&res->stats, &one.stats);
+	}
+	free(pids);
 	return r;
 }

@@ -54,6 +54,16 @@ struct group_result {
  * that exits midway is dropped from sampling, no error. */
 int group_record(const struct group_options *opts, struct group_result *res);
 
+/*
+ * One snapshot of each process: those in pids, in that order, then with
+ * follow their descendants as /proc shows them now, one process after
+ * the other (session_snapshot), so that no two are held at once.  0 or
+ * the negative errno of a process named in pids, with res->first saying
+ * where; a descendant that cannot be captured (it exited since it was
+ * listed) is left out.
+ */
+int group_snapshot(const struct group_options *opts, struct group_result *res);
+
 /* The descendants of root from /proc (root not included, zombies and
  * kernel threads left out), appended to *pids (of *n, grown with
  * realloc).  0 or -ENOMEM. */

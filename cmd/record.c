@@ -308,24 +308,6 @@ static int check_options(int argc, char **argv, struct record_options *opts)
 	}
 	if (opts->pids.n)
 		opts->session.pid = opts->pids.pids[0];
-	/* Several ptrace sessions at once are not safe yet: a stop one
-	 * waits for may be reported to another's wait.  A command is then
-	 * recorded alone, as before children were followed. */
-	if (opts->session.mode == SESSION_WALL ||
-	    opts->session.sampler == SAMPLER_PTRACE) {
-		if (opts->session.command)
-			opts->no_children = true;
-		if (!single_process(opts)) {
-			cprof_error("several processes are recorded with the "
-				    "perf sampler in cpu mode only");
-			return -EINVAL;
-		}
-	}
-	/* Children are followed with the perf sampler only: where the
-	 * kernel refuses it, auto records the command alone, by ptrace. */
-	if (opts->session.command && !opts->no_children &&
-	    opts->session.sampler == SAMPLER_AUTO && !perf_usable())
-		opts->no_children = true;
 	if (opts->session.sampler == SAMPLER_PERF &&
 	    opts->session.mode != SESSION_CPU) {
 		cprof_error("--sampler=perf takes CPU profiles only; wall "
@@ -588,9 +570,6 @@ static int record_group(struct record_options *opts, struct collector *c,
 	struct group_result gr;
 	int r;
 
-	/* No fallback to ptrace: see check_options. */
-	if (go.session.sampler == SAMPLER_AUTO)
-		go.session.sampler = SAMPLER_PERF;
 	r = group_record(&go, &gr);
 
 	*res = gr.first;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attach/group.h"
 #include "attach/session.h"
 #include "cmd/commands.h"
 #include "cmd/symbols.h"
@@ -18,17 +19,21 @@
 #include "collect/collect.h"
 
 static const char threads_usage[] =
-	"usage: cprof threads -p PID [--debug=0|1|2] "
+	"usage: cprof threads -p PID[,PID...] [--debug=0|1|2] "
 	"[--format=text|pprof|svg]\n"
 	"                     [-o FILE]\n"
 	"                     [--unwinder=libdw|libunwind] [--pcs] [--stats]\n"
-	"                     " SYMBOLS_USAGE "\n";
+	"                     " SYMBOLS_USAGE "\n"
+	"       cprof threads [options] --pid-tree PID[,PID...]\n";
 
 static const char threads_help[] =
 	"\n"
 	"Print every thread of process PID with its state and stack.\n"
 	"\n"
-	"  -p, --pid PID          the process (a thread id names its process)\n"
+	"  -p, --pid PID          the process (a thread id names its\n"
+	"                         process); PID,PID... and a repeated -p\n"
+	"                         show several, a block each\n"
+	"      --pid-tree PID     each process and all its descendants\n"
 	"      --debug=N          1: group equal stacks with a count "
 	"(default)\n"
 	"                         2: every thread on its own\n"
@@ -54,7 +59,8 @@ static const char threads_help[] =
 	"  64  command line error\n";
 
 struct threads_options {
-	pid_t pid;
+	struct pid_list pids; /* -p, or --pid-tree's roots */
+	bool tree;	      /* --pid-tree: descendants too */
 	int debug;
 	const char *output;
 	enum unwinder_kind unwinder;
@@ -68,6 +74,7 @@ struct threads_options {
 
 enum {
 	OPT_DEBUG = 256,
+	OPT_PID_TREE,
 	OPT_UNWINDER,
 	OPT_PCS,
 	OPT_STATS,
@@ -76,6 +83,7 @@ enum {
 
 static const struct option threads_longopts[] = {
 	{"pid", required_argument, NULL, 'p'},
+	{"pid-tree", required_argument, NULL, OPT_PID_TREE},
 	{"debug", required_argument, NULL, OPT_DEBUG},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"output", required_argument, NULL, 'o'},
@@ -109,26 +117,15 @@ static int parse_option(int opt, void *ctx)
 	unsigned long value;
 
 	switch (opt) {
-	case 'p': {
-		pid_t pid;
-
-		if (parse_pid(optarg, &pid) < 0) {
-			cprof_error(strchr(optarg, ',')
-					    ? "threads shows one process: "
-					      "invalid pid '%s'"
-					    : "invalid pid '%s'",
-				    optarg);
+	case 'p':
+	case OPT_PID_TREE:
+		if (opts->pids.n && opts->tree != (opt == OPT_PID_TREE)) {
+			cprof_error("give either -p or --pid-tree, not both");
 			return -EINVAL;
 		}
-		/* Never the last of several silently. */
-		if (opts->pid) {
-			cprof_error("threads shows one process: -p given "
-				    "twice");
-			return -EINVAL;
-		}
-		opts->pid = pid;
-		return 0;
-	}
+		opts->tree = opt == OPT_PID_TREE;
+		return pid_list_parse(&opts->pids, optarg,
+				      opts->tree ? "--pid-tree" : "-p");
 	case OPT_DEBUG:
 		if (parse_ulong(optarg, 0, 2, &value) < 0) {
 			cprof_error("invalid --debug '%s': use 0, 1 or 2",
@@ -183,7 +180,7 @@ static int parse_options(int argc, char **argv, struct threads_options *opts)
 		cprof_error("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!opts->pid) {
+	if (!opts->pids.n) {
 		cprof_error("no process given: use -p PID");
 		return -EINVAL;
 	}
@@ -235,15 +232,45 @@ static void report_session_error(const struct session_result *res, int err)
 	}
 }
 
+static bool single_process(const struct threads_options *opts)
+{
+	return !opts->tree && opts->pids.n == 1;
+}
+
+static int process_sink(void *ctx, struct sample_sink *ret_sink)
+{
+	return collector_process_sink(ctx, ret_sink);
+}
+
+/* Each process captured in turn, into one profile. */
+static int capture_group(const struct threads_options *opts,
+			 struct collector *c, struct session_result *res)
+{
+	const struct group_options go = {.pids = opts->pids.pids,
+					 .npids = opts->pids.n,
+					 .follow = opts->tree,
+					 .member_sink = process_sink,
+					 .ctx = c};
+	struct group_result gr;
+	int r = group_snapshot(&go, &gr);
+
+	*res = gr.first;
+	res->stats = gr.stats;
+	return r;
+}
+
 /* Seize, capture every thread once, let go, then unwind and symbolize:
  * the target notices the capture only. */
 static int capture(const struct threads_options *opts,
 		   struct session_result *res, struct collector **ret_c)
 {
-	const struct session_options so = {.pid = opts->pid};
-	const struct collect_options co = {.kind = COLLECT_THREADS,
-					   .unwinder = opts->unwinder,
-					   .merge = opts->debug != 2};
+	const struct session_options so = {.pid = opts->pids.pids[0]};
+	const struct collect_options co = {
+		.kind = COLLECT_THREADS,
+		.unwinder = opts->unwinder,
+		.merge = opts->debug != 2,
+		.label_process = !single_process(opts),
+	};
 	struct sample_sink sink;
 	int r;
 
@@ -252,8 +279,12 @@ static int capture(const struct threads_options *opts,
 		cprof_error_errno(r, "cannot capture threads");
 		return r;
 	}
-	collector_sink(*ret_c, &sink);
-	r = session_snapshot(&so, &sink, res);
+	if (single_process(opts)) {
+		collector_sink(*ret_c, &sink);
+		r = session_snapshot(&so, &sink, res);
+	} else {
+		r = capture_group(opts, *ret_c, res);
+	}
 	if (r >= 0)
 		r = collector_finish(*ret_c, res);
 	if (r < 0)
@@ -261,22 +292,48 @@ static int capture(const struct threads_options *opts,
 	return r;
 }
 
-static int write_profile(const struct profile *profile, struct output *out,
+/* Text: a block per process when there are several. */
+static int write_text(const struct collector *c,
+		      const struct threads_options *opts, FILE *fp)
+{
+	unsigned flags = opts->pcs ? TEXT_PCS : 0;
+	struct profile_process *procs;
+	size_t n;
+	int r;
+
+	if (single_process(opts))
+		return profile_write_text(collector_profile(c), opts->debug,
+					  flags, fp);
+	r = collector_processes(c, &procs, &n);
+	if (r < 0)
+		return r;
+	r = profile_write_text_processes(collector_profile(c), opts->debug,
+					 flags, procs, n, fp);
+	free(procs);
+	return r;
+}
+
+static int write_profile(const struct collector *c, struct output *out,
 			 const struct threads_options *opts,
 			 const struct session_result *res)
 {
 	char title[128];
 	int r;
 
-	snprintf(title, sizeof(title), "cprof threads: pid %d, %zu threads",
-		 (int)res->pid, res->stats.threads);
-	if (opts->svg)
-		r = profile_write_svg(profile, title, out->fp);
-	else if (opts->debug == 0)
-		r = profile_write_pprof(profile, fileno(out->fp));
+	if (single_process(opts))
+		snprintf(title, sizeof(title),
+			 "cprof threads: pid %d, %zu threads", (int)res->pid,
+			 res->stats.threads);
 	else
-		r = profile_write_text(profile, opts->debug,
-				       opts->pcs ? TEXT_PCS : 0, out->fp);
+		snprintf(title, sizeof(title),
+			 "cprof threads: %zu threads of pid %d and others",
+			 res->stats.threads, (int)opts->pids.pids[0]);
+	if (opts->svg)
+		r = profile_write_svg(collector_profile(c), title, out->fp);
+	else if (opts->debug == 0)
+		r = profile_write_pprof(collector_profile(c), fileno(out->fp));
+	else
+		r = write_text(c, opts, out->fp);
 	if (r >= 0)
 		r = output_commit(out);
 	/* A reader that went away is no error to report (see record.c). */
@@ -312,26 +369,36 @@ int cmd_threads(int argc, char **argv)
 	int ret = EXIT_FAIL, r;
 
 	r = parse_options(argc, argv, &opts);
-	if (r != 0)
+	if (r != 0) {
+		pid_list_free(&opts.pids);
 		return r > 0 ? EXIT_ALL : EXIT_USAGE;
-	if (symbols_setup(opts.debuginfod) < 0)
+	}
+	if (symbols_setup(opts.debuginfod) < 0) {
+		pid_list_free(&opts.pids);
 		return EXIT_USAGE;
-	/* Before the target is touched: a bad -o must not cost it a stop. */
-	r = output_open(&out, opts.output);
-	if (r < 0) {
+	}
+	/* Before the target is touched: a bad pid or -o must not cost the
+	 * others a stop. */
+	r = pid_list_check(&opts.pids);
+	if (r == 0 && (r = output_open(&out, opts.output)) < 0) {
 		output_report_error(opts.output, r);
-		return EXIT_FAIL;
+		r = EXIT_FAIL;
+	}
+	if (r != 0) {
+		pid_list_free(&opts.pids);
+		return r;
 	}
 	if (capture(&opts, &res, &c) < 0)
 		goto cleanup;
 	collector_get_stats(c, &cs);
 	if (opts.stats)
 		print_stats(&res.stats, cs.cut);
-	if (write_profile(collector_profile(c), &out, &opts, &res) < 0)
+	if (write_profile(c, &out, &opts, &res) < 0)
 		goto cleanup;
 	ret = (res.stats.lost_threads || cs.cut) ? EXIT_PARTIAL : EXIT_ALL;
 cleanup:
 	output_abort(&out);
 	collector_free(c);
+	pid_list_free(&opts.pids);
 	return ret;
 }

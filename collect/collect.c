@@ -25,6 +25,8 @@ struct member {
 	struct stacks *stacks; /* NULL until the process is known */
 	pid_t pid;
 	char process[PROC_COMM_MAX]; /* its comm, for the process label */
+	char *exe;		     /* its executable's path, or NULL */
+	size_t kept;		     /* samples kept */
 };
 
 /*
@@ -85,6 +87,7 @@ void collector_free(struct collector *c)
 		return;
 	for (size_t i = 0; i < c->nmembers; i++) {
 		stacks_free(c->members[i]->stacks);
+		free(c->members[i]->exe);
 		free(c->members[i]);
 	}
 	free(c->members);
@@ -96,8 +99,9 @@ void collector_free(struct collector *c)
 /* "cprof VERSION" and each target's executable: never its command line
  * or environment, which may hold secrets.  With several processes each
  * executable names its pid. */
-static int add_comments(struct collector *c, pid_t pid)
+static int add_comments(struct member *m, pid_t pid)
 {
+	struct collector *c = m->c;
 	char link[64], exe[PATH_MAX], comment[PATH_MAX + 48];
 	ssize_t len;
 	int r;
@@ -114,6 +118,8 @@ static int add_comments(struct collector *c, pid_t pid)
 	if (len <= 0)
 		return 0;
 	exe[len] = '\0';
+	free(m->exe);
+	m->exe = strdup(exe);
 	if (c->opts.label_process)
 		snprintf(comment, sizeof(comment), "executable: %s (pid %d)",
 			 exe, (int)pid);
@@ -140,7 +146,7 @@ static void read_process_name(struct member *m, pid_t proc_tid)
 static int begin_locked(struct member *m, pid_t proc_tid)
 {
 	struct collector *c = m->c;
-	int r = add_comments(c, proc_tid);
+	int r = add_comments(m, proc_tid);
 
 	if (r < 0)
 		return r;
@@ -237,7 +243,10 @@ static int add_sample_locked(struct member *m, const struct raw_sample *s)
 			      sizeof(buf));
 	r = profile_add(c->profile, stack, depth, values, labels, nlabels,
 			c->opts.merge);
-	return r < 0 ? r : 1;
+	if (r < 0)
+		return r;
+	m->kept++;
+	return 1;
 }
 
 static int add_sample(void *ctx, const struct raw_sample *s)
@@ -345,6 +354,29 @@ int collector_finish(struct collector *c, const struct session_result *res)
 		return profile_add_comment(c->profile,
 					   "kernel mode not sampled: time in "
 					   "system calls is missing");
+	return 0;
+}
+
+int collector_processes(const struct collector *c, struct profile_process **ret,
+			size_t *ret_n)
+{
+	struct profile_process *procs = calloc(c->nmembers + 1, sizeof(*procs));
+	size_t n = 0;
+
+	if (!procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nmembers; i++) {
+		const struct member *m = c->members[i];
+
+		if (!m->pid)
+			continue;
+		procs[n++] = (struct profile_process){.pid = m->pid,
+						      .name = m->process,
+						      .exe = m->exe,
+						      .threads = m->kept};
+	}
+	*ret = procs;
+	*ret_n = n;
 	return 0;
 }
 

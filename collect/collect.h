@@ -58,6 +58,13 @@ int collector_process_sink(struct collector *c, struct sample_sink *ret_sink);
 int collector_finish(struct collector *c, const struct session_result *res);
 
 const struct profile *collector_profile(const struct collector *c);
+
+/* The processes that were sampled, in the order their sinks were made,
+ * with what a text header says of each; threads counts the samples kept
+ * (one per thread in a threads profile).  The strings are the
+ * collector's; *ret is the caller's to free.  0 or -ENOMEM. */
+int collector_processes(const struct collector *c, struct profile_process **ret,
+			size_t *ret_n);
 void collector_get_stats(const struct collector *c, struct collect_stats *ret);
 
 #endif

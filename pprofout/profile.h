@@ -72,10 +72,27 @@ int profile_write_pprof(const struct profile *profile, int fd);
 /* Text flags. */
 #define TEXT_PCS 0x1 /* debug=2: end each location line with "@ 0xPC" */
 
-/* Text: level 1 grouped with counts (values[0] summed), level 2 every
- * sample in the order added.  Layout is in man/cprof-threads.1. */
+/* Text of a profile of one process: level 1 grouped with counts
+ * (values[0] summed), level 2 every sample in the order added.  Layout is
+ * in pprofout/FORMATS.md. */
 int profile_write_text(const struct profile *profile, int level, unsigned flags,
 		       FILE *out);
+
+/* A process of a profile of several (samples labelled pid). */
+struct profile_process {
+	int64_t pid;
+	const char *name; /* the process label: its comm */
+	const char *exe;  /* its executable's path; NULL or "": not known */
+	size_t threads;	  /* threads shown */
+};
+
+/* Text of several processes: for each, in the order given, a header line
+ * and then its samples (those labelled with its pid) laid out as
+ * profile_write_text() would, grouped only within the process. */
+int profile_write_text_processes(const struct profile *profile, int level,
+				 unsigned flags,
+				 const struct profile_process *procs, size_t n,
+				 FILE *out);
 
 /*
  * Flat outputs of the last sample type's values (pprof's default), labels

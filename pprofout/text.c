@@ -87,12 +87,26 @@ static const char *line_function(const struct profile *profile,
 
 /* debug=1 */
 
-/* Labels that differ between threads of one group do not split it. */
+/* Labels that differ between threads of one group do not split it;
+ * those of the process are said once, in its block's header. */
 static bool groups_by(const struct profile *profile, const struct pp_label *l)
 {
 	const char *key = pp_str(profile, l->key);
 
-	return strcmp(key, LABEL_THREAD_ID) && strcmp(key, LABEL_THREAD_NAME);
+	return strcmp(key, LABEL_THREAD_ID) && strcmp(key, LABEL_THREAD_NAME) &&
+	       strcmp(key, LABEL_PID) && strcmp(key, LABEL_PROCESS);
+}
+
+/* Whether a sample belongs to the process asked for (any: all). */
+static bool of_process(const struct profile *profile,
+		       const struct pp_sample *sample, const int64_t *pid)
+{
+	const struct pp_label *l;
+
+	if (!pid)
+		return true;
+	l = find_label(profile, sample, LABEL_PID);
+	return l && l->numeric && l->num == *pid;
 }
 
 static void print_labels(FILE *out, const struct profile *profile,
@@ -290,13 +304,16 @@ static void print_group(FILE *out, const struct profile *profile,
 	fputc('\n', out);
 }
 
-static int write_grouped(const struct profile *profile, FILE *out)
+static int write_grouped(const struct profile *profile, const int64_t *pid,
+			 FILE *out)
 {
 	struct grouping g = {.profile = profile};
 	int64_t total = 0;
 	int ret = 0;
 
 	for (size_t i = 0; i < profile->nsamples && ret == 0; i++) {
+		if (!of_process(profile, &profile->samples[i], pid))
+			continue;
 		total += profile->samples[i].values[0];
 		ret = group_sample(&g, i);
 	}
@@ -364,30 +381,71 @@ static void print_thread(FILE *out, const struct profile *profile,
 }
 
 static void write_every(const struct profile *profile, unsigned flags,
-			FILE *out)
+			const int64_t *pid, FILE *out)
 {
+	bool first = true;
+
 	for (size_t i = 0; i < profile->nsamples; i++) {
-		if (i)
+		if (!of_process(profile, &profile->samples[i], pid))
+			continue;
+		if (!first)
 			fputc('\n', out);
 		print_thread(out, profile, &profile->samples[i], flags);
+		first = false;
 	}
+}
+
+static int write_level(const struct profile *profile, int level, unsigned flags,
+		       const int64_t *pid, FILE *out)
+{
+	if (level == 1)
+		return write_grouped(profile, pid, out);
+	write_every(profile, flags, pid, out);
+	return 0;
+}
+
+/* A full disk must not pass for a complete dump. */
+static int flush_result(FILE *out)
+{
+	if (fflush(out))
+		return -errno;
+	return ferror(out) ? -EIO : 0;
 }
 
 int profile_write_text(const struct profile *profile, int level, unsigned flags,
 		       FILE *out)
 {
+	int ret;
+
+	if (!profile || !out || (level != 1 && level != 2))
+		return -EINVAL;
+	ret = write_level(profile, level, flags, NULL, out);
+	return ret < 0 ? ret : flush_result(out);
+}
+
+static void print_process_header(FILE *out, const struct profile_process *p)
+{
+	fprintf(out, "process %" PRId64 " ", p->pid);
+	print_quoted(out, p->name ? p->name : "");
+	fprintf(out, " [%s, %zu thread%s]:\n", p->exe && *p->exe ? p->exe : "?",
+		p->threads, p->threads == 1 ? "" : "s");
+}
+
+int profile_write_text_processes(const struct profile *profile, int level,
+				 unsigned flags,
+				 const struct profile_process *procs, size_t n,
+				 FILE *out)
+{
 	int ret = 0;
 
 	if (!profile || !out || (level != 1 && level != 2))
 		return -EINVAL;
-	if (level == 1)
-		ret = write_grouped(profile, out);
-	else
-		write_every(profile, flags, out);
-	if (ret < 0)
-		return ret;
-	/* A full disk must not pass for a complete dump. */
-	if (fflush(out))
-		return -errno;
-	return ferror(out) ? -EIO : 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		/* debug=1 ends each group with an empty line already. */
+		if (i && level == 2)
+			fputc('\n', out);
+		print_process_header(out, &procs[i]);
+		ret = write_level(profile, level, flags, &procs[i].pid, out);
+	}
+	return ret < 0 ? ret : flush_result(out);
 }
