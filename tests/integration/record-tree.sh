@@ -8,9 +8,11 @@
 # - --pid-tree of forker: the same; and a worker forked while cprof
 #   samples (SIGUSR1) is in the profile under its own pid, in worker_d.
 #   That run is ended by SIGINT: exit 0, every worker in the profile.
+# - -p A,B,C again with the ptrace sampler (a session per process at
+#   once): the same shares; in wall mode, a third of the profile each.
 # - launch mode: `sh -c 'W & W; wait; exit 7'` profiles both spinning
-#   grandchildren under pids of their own and exits 7; --no-children
-#   leaves them out.
+#   grandchildren under pids of their own and exits 7, with either
+#   sampler and in wall mode; --no-children leaves them out.
 # - after every run, no process of the tree is stopped or traced.
 # - bad input: a pid given twice, an empty element (64); a pid that does
 #   not exist, a tree whose root is a zombie (2): one line each.
@@ -109,6 +111,20 @@ record_shares()
 start_forker forker
 record_shares list -p "$WORKER_a,$WORKER_b" -p "$WORKER_c"
 record_shares tree --pid-tree "$TARGET_PID"
+# Several ptrace sessions at once, one per process.
+record_shares ptrace --sampler=ptrace -p "$WORKER_a,$WORKER_b,$WORKER_c"
+
+# Wall mode weighs every thread alike at every tick: a third each.
+run_cprof "$lib_tmp/wall.out" record --mode=wall -p "$WORKER_a,$WORKER_b,$WORKER_c" \
+	-s 2 -o "$lib_tmp/wall.prof" ||
+	fail "wall: cprof exited $?: $(cat "$lib_tmp/wall.out.err")"
+for x in a b c; do
+	pid=$(eval echo "\$WORKER_$x")
+	flat=$(focus_flat "$lib_tmp/wall.prof" "$pid" "worker_$x")
+	within "$flat" 33.33 3 ||
+		fail "wall: worker_$x (pid $pid) has $flat% of the profile, not a third"
+done
+all_free wall "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c"
 
 # A worker forked while the tree is sampled joins the profile.
 start_cprof "$lib_tmp/fork.out" record --pid-tree "$TARGET_PID" -s 60 \
@@ -179,20 +195,28 @@ bad zombie 2 "cprof: pid $zombie: process is a zombie; it has exited and waits f
 	--pid-tree "$zombie"
 end_target "$reaper"
 
-# Launch mode: the command's grandchildren, each under its own pid.
-run_cprof "$lib_tmp/launch.out" record -o "$lib_tmp/launch.prof" -- \
-	sh -c '"$0" spin 2 & "$0" spin 2; wait; exit 7' "$forker"
-rc=$?
-[ $rc = 7 ] || fail "launch: cprof exited $rc, not the command's 7: $(cat "$lib_tmp/launch.out.err")"
-go_pprof -raw "$lib_tmp/launch.prof" >"$lib_tmp/launch.raw" 2>&1
-pids=$(grep -o 'pid:\[[0-9]*\]' "$lib_tmp/launch.raw" | sort -u | tr -dc '0-9\n')
-spinners=0
-for pid in $pids; do
-	flat=$(focus_flat "$lib_tmp/launch.prof" "$pid" worker_a)
-	awk -v f="$flat" 'BEGIN { exit !(f > 20) }' && spinners=$((spinners + 1))
-done
-[ "$spinners" = 2 ] ||
-	fail "launch: $spinners processes with worker_a over 20%, expected both spinners (pids: $(echo $pids))"
+# Launch mode: the command's grandchildren, each under its own pid,
+# whichever the sampler.
+launch()
+{
+	local what=$1 rc pids pid flat spinners=0
+	shift
+	run_cprof "$lib_tmp/$what.out" record "$@" -o "$lib_tmp/$what.prof" -- \
+		sh -c '"$0" spin 2 & "$0" spin 2; wait; exit 7' "$forker"
+	rc=$?
+	[ $rc = 7 ] || fail "$what: cprof exited $rc, not the command's 7: $(cat "$lib_tmp/$what.out.err")"
+	go_pprof -raw "$lib_tmp/$what.prof" >"$lib_tmp/$what.raw" 2>&1
+	pids=$(grep -o 'pid:\[[0-9]*\]' "$lib_tmp/$what.raw" | sort -u | tr -dc '0-9\n')
+	for pid in $pids; do
+		flat=$(focus_flat "$lib_tmp/$what.prof" "$pid" worker_a)
+		awk -v f="$flat" 'BEGIN { exit !(f > 20) }' && spinners=$((spinners + 1))
+	done
+	[ "$spinners" = 2 ] ||
+		fail "$what: $spinners processes with worker_a over 20%, expected both spinners (pids: $(echo $pids))"
+}
+launch launch
+launch launch-ptrace --sampler=ptrace
+launch launch-wall --mode=wall
 
 run_cprof "$lib_tmp/alone.out" record --no-children -o "$lib_tmp/alone.prof" -- \
 	sh -c '"$0" spin 1 & "$0" spin 1; wait; exit 7' "$forker"
