@@ -41,6 +41,7 @@
  * keeps more than 512 KiB between its leaf and its entry.  Only what is
  * in use, SP to the mapping's end, is copied. */
 #define DEFAULT_MAX_STACK  (8 * 1024 * 1024)
+#define PREFAULT_STACK	   (256 * 1024)
 #define PF_KTHREAD	   0x00200000UL
 #define CAP_SYS_PTRACE_BIT 19
 #define SEIZE_OPTIONS	   (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
@@ -1135,8 +1136,11 @@ static int target_new(const struct target_options *opts,
 		free(t);
 		return -ENOMEM;
 	}
-	/* Fault it in now, not while a thread waits on its copy. */
-	memset(t->scratch, 0, t->max_stack);
+	/* Fault in now, not while a thread waits on its copy, the part
+	 * nearly every copy fits in: all of it would cost each process
+	 * of a tree 8 MiB and two thousand page faults. */
+	memset(t->scratch, 0,
+	       t->max_stack < PREFAULT_STACK ? t->max_stack : PREFAULT_STACK);
 	*ret_target = t;
 	return 0;
 }
