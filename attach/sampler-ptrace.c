@@ -8,7 +8,8 @@
  * CPU mode weighs each sample by the CPU time its thread used since its
  * previous sample (schedstat), so a thread's total is its real CPU time
  * and its stacks share it in proportion to how often they were seen
- * running.  Wall mode weighs every thread at every tick by the period.
+ * running.  Wall mode weighs every thread at every tick by the period
+ * (the periods of ticks missed just before it included).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct ptrace_state {
 	unsigned exec_count;
 	struct cpu_memo *memos; /* sorted by tid */
 	size_t nmemos;
+	int64_t missed_before; /* ticks missed just before this one */
 };
 
 static int start_target(struct session *s, struct ptrace_state *ps)
@@ -119,8 +121,12 @@ static int64_t weigh(struct session *s, struct ptrace_state *ps,
 {
 	uint64_t cpu_ns = sample->info.sched.cpu_ns, used = 0;
 
+	/* A tick missed (cprof got no CPU in time) is carried by the next,
+	 * so each thread's wall time stays the recording's, however busy
+	 * the machine: several processes' sessions then still weigh
+	 * alike. */
 	if (s->opts->mode == SESSION_WALL)
-		return ps->period_ns;
+		return ps->period_ns * (1 + ps->missed_before);
 	if (!sample->captured || sample->displaced || sample->blocked_at_stop)
 		return 0;
 	if (cpu_ns > memo->cpu_ns)
@@ -213,11 +219,13 @@ static int ptrace_step(struct session *s, int64_t now_ns)
 	}
 	s->next_ns += ps->period_ns;
 	late = session_monotonic_ns() - s->next_ns;
+	ps->missed_before = 0;
 	if (late >= 0) {
 		int64_t missed = late / ps->period_ns + 1;
 
 		s->res->stats.missed_ticks += (uint64_t)missed;
 		s->next_ns += missed * ps->period_ns;
+		ps->missed_before = missed;
 	}
 	return r;
 }

@@ -8,6 +8,8 @@
 # - --pid-tree of forker: the same; and a worker forked while cprof
 #   samples (SIGUSR1) is in the profile under its own pid, in worker_d.
 #   That run is ended by SIGINT: exit 0, every worker in the profile.
+#   Again with the ptrace sampler, whose session of the parent passes
+#   the SIGUSR1 on.
 # - -p A,B,C again with the ptrace sampler (a session per process at
 #   once): the same shares; in wall mode, a third of the profile each.
 # - launch mode: `sh -c 'W & W; wait; exit 7'` profiles both spinning
@@ -126,37 +128,49 @@ for x in a b c; do
 done
 all_free wall "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c"
 
-# A worker forked while the tree is sampled joins the profile.
-start_cprof "$lib_tmp/fork.out" record --pid-tree "$TARGET_PID" -s 60 \
-	-o "$lib_tmp/fork.prof"
-wait_sampling "$WORKER_c" "$CPROF_PID" 60 || fail "fork: cprof does not sample"
-kill -USR1 "$TARGET_PID"
-for ((n = 0; n < 1200; n++)); do
-	WORKER_d=$(awk '$1 == "worker" && $2 == "d" { print $3 }' "$lib_tmp/forker.out")
-	[ -n "$WORKER_d" ] && break
-	sleep 0.05
-done
-[ -n "$WORKER_d" ] || die "fork: forker printed no worker d"
-lib_pids+=("$WORKER_d")
-wait_sampling "$WORKER_d" "$CPROF_PID" 60 ||
-	fail "fork: cprof does not sample worker d"
-wait_process_cpu "$WORKER_d" 300000000 60 ||
-	fail "fork: worker d does not run"
-kill -INT "$CPROF_PID"
-wait_exit "$CPROF_PID" 60 || die "fork: cprof did not end on SIGINT"
-forget_pid "$CPROF_PID"
-[ "$WAIT_STATUS" = 0 ] ||
-	fail "fork: cprof exited $WAIT_STATUS: $(cat "$lib_tmp/fork.out.err")"
-flat=$(focus_flat "$lib_tmp/fork.prof" "$WORKER_d" worker_d)
-awk -v f="$flat" 'BEGIN { exit !(f > 0) }' ||
-	fail "fork: worker_d (pid $WORKER_d, forked while recording) is not in the profile"
-for x in a b c; do
-	pid=$(eval echo "\$WORKER_$x")
-	flat=$(focus_flat "$lib_tmp/fork.prof" "$pid" "worker_$x")
+# A worker forked while the tree is sampled joins the profile; with the
+# ptrace sampler the SIGUSR1 that asks for it passes through a session.
+fork_joins()
+{
+	local what=$1 before pid flat n x
+	shift
+	before=$(grep -c '^worker d ' "$lib_tmp/forker.out")
+	start_cprof "$lib_tmp/$what.out" record --pid-tree "$TARGET_PID" "$@" \
+		-s 60 -o "$lib_tmp/$what.prof"
+	wait_sampling "$WORKER_c" "$CPROF_PID" 60 || fail "$what: cprof does not sample"
+	kill -USR1 "$TARGET_PID"
+	WORKER_d=
+	for ((n = 0; n < 1200; n++)); do
+		WORKER_d=$(awk -v skip="$before" '$1 == "worker" && $2 == "d" && ++d > skip { print $3 }' \
+			"$lib_tmp/forker.out")
+		[ -n "$WORKER_d" ] && break
+		sleep 0.05
+	done
+	[ -n "$WORKER_d" ] || die "$what: forker printed no worker d"
+	lib_pids+=("$WORKER_d")
+	wait_sampling "$WORKER_d" "$CPROF_PID" 60 ||
+		fail "$what: cprof does not sample worker d"
+	wait_process_cpu "$WORKER_d" 300000000 60 ||
+		fail "$what: worker d does not run"
+	kill -INT "$CPROF_PID"
+	wait_exit "$CPROF_PID" 60 || die "$what: cprof did not end on SIGINT"
+	forget_pid "$CPROF_PID"
+	[ "$WAIT_STATUS" = 0 ] ||
+		fail "$what: cprof exited $WAIT_STATUS: $(cat "$lib_tmp/$what.out.err")"
+	flat=$(focus_flat "$lib_tmp/$what.prof" "$WORKER_d" worker_d)
 	awk -v f="$flat" 'BEGIN { exit !(f > 0) }' ||
-		fail "fork: worker_$x (pid $pid) is not in the profile"
-done
-all_free fork "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c" "$WORKER_d"
+		fail "$what: worker_d (pid $WORKER_d, forked while recording) is not in the profile"
+	for x in a b c; do
+		pid=$(eval echo "\$WORKER_$x")
+		flat=$(focus_flat "$lib_tmp/$what.prof" "$pid" "worker_$x")
+		awk -v f="$flat" 'BEGIN { exit !(f > 0) }' ||
+			fail "$what: worker_$x (pid $pid) is not in the profile"
+	done
+	all_free "$what" "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c" "$WORKER_d"
+	end_target "$WORKER_d"
+}
+fork_joins fork
+fork_joins fork-ptrace --sampler=ptrace
 
 # Bad input, before anything is touched.
 one_line()
