@@ -16,8 +16,10 @@
 #   grandchildren under pids of their own and exits 7, with either
 #   sampler and in wall mode; --no-children leaves them out.
 # - after every run, no process of the tree is stopped or traced.
-# - bad input: a pid given twice, an empty element (64); a pid that does
-#   not exist, a tree whose root is a zombie (2): one line each.
+# - a tree whose children come and go (a shell running `true` in a
+#   loop, counting between), with either sampler: exit 0, nothing said, the shell sampled.
+# - bad input: a pid given twice, an empty element, an empty list (64); a
+#   pid that does not exist, a tree whose root is a zombie (2): one line each.
 #
 # usage: record-tree.sh CPROF FORKER
 CPROF=$1 forker=$2
@@ -190,9 +192,29 @@ bad()
 }
 bad twice 64 "cprof: pid $WORKER_a given twice" -p "$WORKER_a,$WORKER_b" -p "$WORKER_a"
 bad empty 64 "cprof: invalid pid '' in -p '$WORKER_a,'" -p "$WORKER_a,"
+bad none 64 "cprof: invalid pid ''" -p ''
 bad gone 2 "cprof: pid 2147483646: no such process" -p "$WORKER_a,2147483646"
 all_free bad "$TARGET_PID" "$WORKER_a" "$WORKER_b"
 end_target "$TARGET_PID"
+
+# Children that come and go: one gone between a scan and its attach is
+# skipped, no error.  The shell counts between them, so that it has user
+# time of its own to sample.
+sh -c 'while :; do /bin/true; i=0; while [ $i -lt 5000 ]; do i=$((i + 1)); done; done' &
+churn=$!
+lib_pids+=("$churn")
+for sampler in auto ptrace; do
+	run_cprof "$lib_tmp/churn.out" record --pid-tree "$churn" --sampler=$sampler \
+		-s 1 -o "$lib_tmp/churn.prof"
+	rc=$?
+	[ $rc = 0 ] || fail "churn ($sampler): cprof exited $rc: $(cat "$lib_tmp/churn.out.err")"
+	[ -s "$lib_tmp/churn.out.err" ] &&
+		fail "churn ($sampler): cprof said '$(head -1 "$lib_tmp/churn.out.err")'"
+	go_pprof -raw "$lib_tmp/churn.prof" 2>&1 | grep -q "pid:\[$churn\]" ||
+		fail "churn ($sampler): the shell is not in the profile"
+done
+check_free "$churn" "" churn
+end_target "$churn"
 
 # A zombie root: its parent (sleep, exec'd by sh) never reaps it.
 sh -c 'sleep 0.01 & exec sleep 60' &

@@ -13,7 +13,7 @@
 # - a tree whose children come and go (a shell running `true` in a loop):
 #   a child gone between listing and capture is left out, no error.
 # - after every run, no process of the tree is stopped or traced.
-# - bad input: an empty element, a pid given twice, -p with --pid-tree
+# - bad input: an empty element, an empty list, a pid given twice, -p with --pid-tree
 #   (64); a pid that does not exist, a zombie root (2): one line each.
 #
 # usage: threads-tree.sh CPROF FORKER
@@ -162,6 +162,7 @@ bad()
 }
 bad twice 64 "cprof: pid $WORKER_a given twice" -p "$WORKER_a,$WORKER_b" -p "$WORKER_a"
 bad empty 64 "cprof: invalid pid '' in -p '$WORKER_a,'" -p "$WORKER_a,"
+bad none 64 "cprof: invalid pid ''" -p ''
 bad both 64 "cprof: give either -p or --pid-tree, not both" -p "$WORKER_a" --pid-tree "$ROOT"
 bad gone 2 "cprof: pid 2147483646: no such process" -p "$WORKER_a,2147483646"
 all_free bad
