@@ -216,20 +216,11 @@ done
 check_free "$churn" "" churn
 end_target "$churn"
 
-# A zombie root: its parent (sleep, exec'd by sh) never reaps it.
-sh -c 'sleep 0.01 & exec sleep 60' &
-reaper=$!
-lib_pids+=("$reaper")
-for ((n = 0; n < 1200; n++)); do
-	zombie=$(cat "/proc/$reaper/task/$reaper/children" 2>/dev/null | tr -d ' ')
-	[ -n "$zombie" ] && [ "$(lib_stat_state "/proc/$zombie")" = Z ] && break
-	zombie=
-	sleep 0.05
-done
-[ -n "$zombie" ] || framework_error "no zombie made"
-bad zombie 2 "cprof: pid $zombie: process is a zombie; it has exited and waits for its parent to reap it" \
-	--pid-tree "$zombie"
-end_target "$reaper"
+# A zombie root.
+start_zombie
+bad zombie 2 "cprof: pid $ZOMBIE: process is a zombie; it has exited and waits for its parent to reap it" \
+	--pid-tree "$ZOMBIE"
+end_target "$ZOMBIE_PARENT"
 
 # Launch mode: the command's grandchildren, each under its own pid,
 # whichever the sampler.

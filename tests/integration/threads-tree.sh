@@ -167,18 +167,10 @@ bad both 64 "cprof: give either -p or --pid-tree, not both" -p "$WORKER_a" --pid
 bad gone 2 "cprof: pid 2147483646: no such process" -p "$WORKER_a,2147483646"
 all_free bad
 
-sh -c 'sleep 0.01 & exec sleep 60' &
-reaper=$!
-lib_pids+=("$reaper")
-for ((n = 0; n < 1200; n++)); do
-	zombie=$(cat "/proc/$reaper/task/$reaper/children" 2>/dev/null | tr -d ' ')
-	[ -n "$zombie" ] && [ "$(lib_stat_state "/proc/$zombie")" = Z ] && break
-	zombie=
-	sleep 0.05
-done
-[ -n "$zombie" ] || framework_error "no zombie made"
-bad zombie 2 "cprof: pid $zombie: process is a zombie; it has exited and waits for its parent to reap it" \
-	--pid-tree "$zombie"
-end_target "$reaper"
+# A zombie root.
+start_zombie
+bad zombie 2 "cprof: pid $ZOMBIE: process is a zombie; it has exited and waits for its parent to reap it" \
+	--pid-tree "$ZOMBIE"
+end_target "$ZOMBIE_PARENT"
 
 finish

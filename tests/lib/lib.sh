@@ -748,6 +748,23 @@ pprof_samples()
 		awk -F'\t' '{ s += $1 } END { print s + 0 }')
 }
 
+# start_zombie: a child that exited and whose parent (sleep, exec'd by
+# sh) never reaps it; sets ZOMBIE and ZOMBIE_PARENT (end it with
+# end_target when done).
+start_zombie()
+{
+	local n
+	sh -c 'sleep 0.01 & exec sleep 60' &
+	ZOMBIE_PARENT=$!
+	lib_pids+=("$ZOMBIE_PARENT")
+	for ((n = 0; n < 1200; n++)); do
+		ZOMBIE=$(tr -d ' ' 2>/dev/null <"/proc/$ZOMBIE_PARENT/task/$ZOMBIE_PARENT/children")
+		[ -n "$ZOMBIE" ] && [ "$(lib_stat_state "/proc/$ZOMBIE")" = Z ] && return 0
+		sleep 0.05
+	done
+	framework_error "no zombie made"
+}
+
 # forget_pid PID: PID has been reaped: do not kill it at exit, when the
 # number may name another process.
 forget_pid()
