@@ -47,6 +47,7 @@ struct member {
 struct group {
 	const struct group_options *opts;
 	enum session_sampler sampler; /* every member's */
+	char why[96];		      /* why, when the group chose it */
 	struct member **members;
 	size_t n;
 	int cancel_fd, wake_fd, sigfd;
@@ -443,6 +444,24 @@ static void free_members(struct group *g)
 	free(g->members);
 }
 
+/* auto in cpu mode: perf where the kernel allows it, else ptrace. */
+static void choose_sampler(struct group *g)
+{
+	const struct session_options *so = &g->opts->session;
+	int refused;
+
+	g->sampler = so->sampler;
+	if (g->sampler != SAMPLER_AUTO || so->mode != SESSION_CPU)
+		return;
+	refused = perf_probe();
+	g->sampler = refused ? SAMPLER_PTRACE : SAMPLER_PERF;
+	if (refused)
+		snprintf(g->why, sizeof(g->why), "perf_event_open refused: %s",
+			 strerror(-refused));
+	else
+		snprintf(g->why, sizeof(g->why), "the kernel allows it");
+}
+
 int group_record(const struct group_options *opts, struct group_result *res)
 {
 	struct group g = {.opts = opts, .cancel_fd = -1, .wake_fd = -1};
@@ -454,9 +473,7 @@ int group_record(const struct group_options *opts, struct group_result *res)
 	*res = (struct group_result){0};
 	/* One sampler for every member, chosen before any is touched: each
 	 * falling back on its own would mix stopped samples with others. */
-	g.sampler = opts->session.sampler;
-	if (g.sampler == SAMPLER_AUTO && opts->session.mode == SESSION_CPU)
-		g.sampler = perf_usable() ? SAMPLER_PERF : SAMPLER_PTRACE;
+	choose_sampler(&g);
 	g.sigfd = hold_signals(&saved);
 	if (g.sigfd < 0) {
 		res->first.failure = SESSION_FAIL_SIGNALS;
@@ -479,6 +496,8 @@ int group_record(const struct group_options *opts, struct group_result *res)
 	res->duration_ns = session_monotonic_ns() - start_ns;
 	res->stopped_by_signal = g.signalled;
 	collect_results(&g, res);
+	if (g.why[0])
+		snprintf(res->first.why, sizeof(res->first.why), "%s", g.why);
 	failed = failed_initial(&g);
 	if (r < 0 && res->first.failure == SESSION_OK)
 		res->first.failure = SESSION_FAIL_THREAD;

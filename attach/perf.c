@@ -87,7 +87,7 @@ static long sys_perf_event_open(struct perf_event_attr *attr, pid_t tid,
 		       PERF_FLAG_FD_CLOEXEC);
 }
 
-bool perf_usable(void)
+int perf_probe(void)
 {
 	struct perf_event_attr attr = {
 		.size = sizeof(attr),
@@ -100,9 +100,9 @@ bool perf_usable(void)
 	long fd = sys_perf_event_open(&attr, 0, -1);
 
 	if (fd < 0)
-		return false;
+		return -errno;
 	close((int)fd);
-	return true;
+	return 0;
 }
 
 static void init_attr(const struct perf_sampler *ps, bool kernel,

@@ -54,9 +54,10 @@ int perf_open(pid_t pid, const struct perf_options *opts,
 void perf_close(struct perf_sampler *ps);
 
 /* Whether the kernel lets cprof open a task-clock event on itself, as the
- * sampler does on its targets: false where perf_event_paranoid, seccomp
- * or a kernel without perf_event_open refuse it. */
-bool perf_usable(void);
+ * sampler does on its targets: 0, or the negative errno where
+ * perf_event_paranoid, seccomp or a kernel without perf_event_open
+ * refuse it. */
+int perf_probe(void);
 
 /* Starts events opened with start_disabled, and those threads they
  * started inherited. */

@@ -119,16 +119,20 @@ rc=$?
 		"$lib_tmp/deny2.out.err" ||
 	fail "denied, perf: exit $rc: $(cat "$lib_tmp/deny2.out.err")"
 [ -e "$lib_tmp/deny2.prof" ] && fail "denied, perf: a profile was written"
-# A launched command's children are followed with perf only: denied, auto
-# records the command alone, by ptrace, and says so.
+# A launched command's children are followed whichever the sampler:
+# denied, auto chooses ptrace for every process before any is touched,
+# and says so; the command's child is in the profile under its own pid.
 run_noperf "$lib_tmp/deny3.out" record --stats -o "$lib_tmp/deny3.prof" \
-	-- sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done'
-fell_back "denied, auto, a command" "$lib_tmp/deny3.out" $?
-# Alone: a profile of one process carries no pid or process labels.
-go_pprof -tags "$lib_tmp/deny3.prof" >"$lib_tmp/deny3.tags" 2>&1 ||
+	-- sh -c '"$0" -c '"'"'i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done'"'"'; exit 3' sh
+rc=$?
+[ $rc = 3 ] || fail "denied, auto, a command: cprof exited $rc, not the command's 3: $(cat "$lib_tmp/deny3.out.err")"
+fell_back "denied, auto, a command" "$lib_tmp/deny3.out" 0
+go_pprof -raw "$lib_tmp/deny3.prof" >"$lib_tmp/deny3.raw" 2>&1 ||
 	fail "denied, auto, a command: go tool pprof cannot read the profile"
-grep -qE '^ *(pid|process):' "$lib_tmp/deny3.tags" &&
-	fail "denied, auto, a command: not recorded alone: $(cat "$lib_tmp/deny3.tags")"
+# Only the child counts; the command waits for it.
+grep -q 'pid:\[' "$lib_tmp/deny3.raw" && pprof_samples "$lib_tmp/deny3.prof" &&
+	[ "$PPROF_SAMPLES" -ge 10 ] ||
+	fail "denied, auto, a command: the child is not recorded under a pid of its own ($PPROF_SAMPLES samples)"
 
 # --- truncated stacks ----------------------------------------------------------
 run_cprof "$lib_tmp/trunc.out" record --sampler=perf --stack-size=64 \
