@@ -222,6 +222,17 @@ static int read_processes(struct proc_entry **ret, size_t *ret_n)
 	return 0;
 }
 
+static int append_pid(pid_t **pids, size_t *n, pid_t pid)
+{
+	pid_t *more = realloc(*pids, (*n + 1) * sizeof(**pids));
+
+	if (!more)
+		return -ENOMEM;
+	*pids = more;
+	(*pids)[(*n)++] = pid;
+	return 0;
+}
+
 static bool listed(const pid_t *pids, size_t n, pid_t pid)
 {
 	for (size_t i = 0; i < n; i++)
@@ -230,7 +241,9 @@ static bool listed(const pid_t *pids, size_t n, pid_t pid)
 	return false;
 }
 
-int group_descendants(pid_t root, pid_t **pids, size_t *n)
+/* Every live user process whose parent chain leads to root, from a pass
+ * over all of /proc: a pass per generation, the tree being shallow. */
+static int scan_descendants(pid_t root, pid_t **pids, size_t *n)
 {
 	struct proc_entry *all;
 	size_t nall, first = *n;
@@ -239,29 +252,95 @@ int group_descendants(pid_t root, pid_t **pids, size_t *n)
 
 	if (r < 0)
 		return r;
-	/* A pass per generation: the tree is shallow. */
 	while (grew && r >= 0) {
 		grew = false;
 		for (size_t i = 0; i < nall && r >= 0; i++) {
-			pid_t *more;
-
 			if (all[i].pid == root ||
 			    listed(*pids + first, *n - first, all[i].pid) ||
 			    (all[i].ppid != root &&
 			     !listed(*pids + first, *n - first, all[i].ppid)))
 				continue;
-			more = realloc(*pids, (*n + 1) * sizeof(**pids));
-			if (!more) {
-				r = -ENOMEM;
-				break;
-			}
-			*pids = more;
-			(*pids)[(*n)++] = all[i].pid;
+			r = append_pid(pids, n, all[i].pid);
 			grew = true;
 		}
 	}
 	free(all);
 	return r;
+}
+
+/* A child worth a session: not a zombie (gone since is left to the
+ * session to find). */
+static bool live_child(pid_t pid)
+{
+	char path[64], buf[1024];
+	struct proc_stat st;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	len = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
+	return len > 0 && procfs_parse_stat(buf, (size_t)len, &st) == 0 &&
+	       st.state != 'Z' && st.state != 'X';
+}
+
+/* The children of every thread of pid (a thread's fork is its own
+ * child), appended unless listed after first: 0, -ENOMEM, or -E2BIG
+ * when a list is longer than cprof reads. */
+static int add_children(pid_t pid, pid_t **pids, size_t *n, size_t first)
+{
+	char path[96], buf[16384];
+	struct dirent *d;
+	DIR *dir;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0; /* gone: no children */
+	while ((d = readdir(dir)) && r >= 0) {
+		long tid = strtol(d->d_name, NULL, 10);
+		ssize_t len;
+
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%ld/children",
+			 (int)pid, tid);
+		len = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf) - 1);
+		if (len >= (ssize_t)sizeof(buf) - 1)
+			r = -E2BIG;
+		for (char *p = buf, *end; len > 0 && r >= 0; p = end) {
+			long kid;
+
+			buf[len] = '\0';
+			kid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (kid > 0 &&
+			    !listed(*pids + first, *n - first, kid) &&
+			    live_child((pid_t)kid))
+				r = append_pid(pids, n, (pid_t)kid);
+		}
+	}
+	closedir(dir);
+	return r;
+}
+
+int group_descendants(pid_t root, pid_t **pids, size_t *n)
+{
+	size_t first = *n;
+	int r;
+
+	/* The kernel lists each thread's children where it was built
+	 * with CONFIG_PROC_CHILDREN: a walk down the tree then reads the
+	 * tree's own files, not those of every process on the machine. */
+	if (access("/proc/thread-self/children", R_OK) != 0)
+		return scan_descendants(root, pids, n);
+	r = add_children(root, pids, n, first);
+	for (size_t i = first; i < *n && r >= 0; i++)
+		r = add_children((*pids)[i], pids, n, first);
+	if (r != -E2BIG)
+		return r;
+	*n = first;
+	return scan_descendants(root, pids, n);
 }
 
 /* Gives every descendant of the roots not yet sampled a session. */
