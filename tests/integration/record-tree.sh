@@ -11,13 +11,15 @@
 #   Again with the ptrace sampler, whose session of the parent passes
 #   the SIGUSR1 on.
 # - -p A,B,C again with the ptrace sampler (a session per process at
-#   once): the same shares; in wall mode, a third of the profile each.
+#   once): the same shares; in wall mode, each at most the recording's
+#   wall time, in its own function only.
 # - launch mode: `sh -c 'W & W; wait; exit 7'` profiles both spinning
 #   grandchildren under pids of their own and exits 7, with either
 #   sampler and in wall mode; --no-children leaves them out.
 # - after every run, no process of the tree is stopped or traced.
 # - a tree whose children come and go (a shell running `true` in a
-#   loop, counting between), with either sampler: exit 0, nothing said, the shell sampled.
+#   loop, counting between), with either sampler: exit 0, nothing said
+#   but a missed-ticks warning, the shell sampled.
 # - bad input: a pid given twice, an empty element, an empty list (64); a
 #   pid that does not exist, a tree whose root is a zombie (2): one line each.
 #
@@ -118,15 +120,35 @@ record_shares tree --pid-tree "$TARGET_PID"
 # Several ptrace sessions at once, one per process.
 record_shares ptrace --sampler=ptrace -p "$WORKER_a,$WORKER_b,$WORKER_c"
 
-# Wall mode weighs every thread alike at every tick: a third each.
+# Wall mode weighs every thread at every tick by the period, ticks
+# missed included: each worker's wall time is the time its session
+# sampled it, never more than the 2 s, and all of it in its own
+# function.  Each session starts once its process's symbols are loaded,
+# so on a busy machine a later one may start a second later: the floor
+# is a quarter of the recording.
+# wall_ms PROF PID: the wall milliseconds of PID's samples.
+wall_ms()
+{
+	go_pprof -raw "$1" 2>/dev/null | awk -v p="pid:[$2]" '
+		/^ +[0-9]+ +[0-9]+:/ { v = $2 + 0 }
+		index($0, p) { s += v }
+		END { printf "%d\n", s / 1e6 }'
+}
 run_cprof "$lib_tmp/wall.out" record --mode=wall -p "$WORKER_a,$WORKER_b,$WORKER_c" \
 	-s 2 -o "$lib_tmp/wall.prof" ||
 	fail "wall: cprof exited $?: $(cat "$lib_tmp/wall.out.err")"
 for x in a b c; do
 	pid=$(eval echo "\$WORKER_$x")
-	flat=$(focus_flat "$lib_tmp/wall.prof" "$pid" "worker_$x")
-	within "$flat" 33.33 3 ||
-		fail "wall: worker_$x (pid $pid) has $flat% of the profile, not a third"
+	ms=$(wall_ms "$lib_tmp/wall.prof" "$pid")
+	note "wall: pid $pid worker_$x $ms ms"
+	[ "$ms" -ge 500 ] && [ "$ms" -le 2100 ] ||
+		fail "wall: worker_$x (pid $pid) has $ms ms of wall time in a 2 s recording"
+	focus_flat "$lib_tmp/wall.prof" "$pid" "worker_$x" >/dev/null
+	for other in a b c; do
+		[ "$other" = "$x" ] && continue
+		[ "$(top_flat "$lib_tmp/wall.prof.$pid.top" "worker_$other")" = 0 ] ||
+			fail "wall: pid $pid shows worker_$other"
+	done
 done
 all_free wall "$TARGET_PID" "$WORKER_a" "$WORKER_b" "$WORKER_c"
 
@@ -208,7 +230,9 @@ for sampler in auto ptrace; do
 		-s 1 -o "$lib_tmp/churn.prof"
 	rc=$?
 	[ $rc = 0 ] || fail "churn ($sampler): cprof exited $rc: $(cat "$lib_tmp/churn.out.err")"
-	[ -s "$lib_tmp/churn.out.err" ] &&
+	# On a busy machine ptrace may miss ticks and say so; nothing else.
+	grep -v 'ticks missed: this machine cannot keep up' "$lib_tmp/churn.out.err" |
+		grep -q . &&
 		fail "churn ($sampler): cprof said '$(head -1 "$lib_tmp/churn.out.err")'"
 	go_pprof -raw "$lib_tmp/churn.prof" 2>&1 | grep -q "pid:\[$churn\]" ||
 		fail "churn ($sampler): the shell is not in the profile"
