@@ -72,7 +72,11 @@ cp "$entry" "$lib_tmp/good"
 
 snapshot second
 same_as_ref second
-cmp -s "$entry" "$lib_tmp/good" || fail "second: the entry changed"
+# Kept as it was; a thread caught at a PC the first run did not see (one
+# waking from its sleep, on a busy machine) adds its lines, no more.
+[ "$(head -1 "$entry")" = "$(head -1 "$lib_tmp/good")" ] &&
+	[ -z "$(comm -23 <(sort "$lib_tmp/good") <(sort "$entry"))" ] ||
+	fail "second: the entry lost what the first run wrote"
 
 # The entry is what shows: rename the leaf in it.
 sed "s/\t$leaf\t/\tcached_$leaf\t/" "$lib_tmp/good" >"$entry"
