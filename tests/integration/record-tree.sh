@@ -222,12 +222,12 @@ end_target "$TARGET_PID"
 # Children that come and go: one gone between a scan and its attach is
 # skipped, no error.  The shell counts between them, so that it has user
 # time of its own to sample.
-sh -c 'while :; do /bin/true; i=0; while [ $i -lt 5000 ]; do i=$((i + 1)); done; done' &
+sh -c 'while :; do /bin/true; i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done; done' &
 churn=$!
 lib_pids+=("$churn")
 for sampler in auto ptrace; do
 	run_cprof "$lib_tmp/churn.out" record --pid-tree "$churn" --sampler=$sampler \
-		-s 1 -o "$lib_tmp/churn.prof"
+		-s 2 -o "$lib_tmp/churn.prof"
 	rc=$?
 	[ $rc = 0 ] || fail "churn ($sampler): cprof exited $rc: $(cat "$lib_tmp/churn.out.err")"
 	# On a busy machine ptrace may miss ticks and say so; nothing else.
