@@ -23,6 +23,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "state-file.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -94,24 +95,8 @@ static void *spin_main(void *arg)
 
 static void *map_state(const char *path, int nthreads)
 {
-	void *p;
-	int fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, STATE_SIZE) < 0) {
-		fprintf(stderr, "spin: cannot create '%s': %s\n", path,
-			strerror(errno));
-		exit(2);
-	}
-	p = mmap(NULL, STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		perror("spin: mmap");
-		exit(2);
-	}
-	((uint64_t *)p)[1] = (uint64_t)nthreads;
-	((uint64_t *)p)[0] = SPIN_MAGIC;
-	return p;
+	return map_state_file("spin", path, STATE_SIZE, SPIN_MAGIC,
+			      (uint64_t)nthreads);
 }
 
 int main(int argc, char **argv)

@@ -35,6 +35,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "state-file.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -136,24 +137,8 @@ static void on_term(int sig)
 
 static void *map_state(const char *path, int n)
 {
-	void *p;
-	int fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, STATE_SIZE) < 0) {
-		fprintf(stderr, "tree: cannot create '%s': %s\n", path,
-			strerror(errno));
-		exit(2);
-	}
-	p = mmap(NULL, STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		perror("tree: mmap");
-		exit(2);
-	}
-	((uint64_t *)p)[1] = (uint64_t)n;
-	((uint64_t *)p)[0] = TREE_MAGIC;
-	return p;
+	return map_state_file("tree", path, STATE_SIZE, TREE_MAGIC,
+			      (uint64_t)n);
 }
 
 static uint64_t cpu_us(int who)
