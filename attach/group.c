@@ -189,16 +189,10 @@ static int read_processes(struct proc_entry **ret, size_t *ret_n)
 	if (!dir)
 		return -errno;
 	while ((d = readdir(dir))) {
-		char path[64], buf[1024];
 		struct proc_stat st;
 		pid_t pid = (pid_t)strtol(d->d_name, NULL, 10);
-		ssize_t len;
 
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		len = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
-		if (len <= 0 || procfs_parse_stat(buf, (size_t)len, &st) < 0 ||
+		if (pid <= 0 || procfs_read_stat(pid, &st) < 0 ||
 		    st.state == 'Z' || st.state == 'X' ||
 		    (st.flags & PF_KTHREAD))
 			continue;
@@ -245,8 +239,8 @@ static bool listed(const pid_t *pids, size_t n, pid_t pid)
  * over all of /proc: a pass per generation, the tree being shallow. */
 static int scan_descendants(pid_t root, pid_t **pids, size_t *n)
 {
-	struct proc_entry *all;
-	size_t nall, first = *n;
+	struct proc_entry *all = NULL;
+	size_t nall = 0, first = *n;
 	bool grew = true;
 	int r = read_processes(&all, &nall);
 
@@ -272,14 +266,10 @@ static int scan_descendants(pid_t root, pid_t **pids, size_t *n)
  * session to find). */
 static bool live_child(pid_t pid)
 {
-	char path[64], buf[1024];
 	struct proc_stat st;
-	ssize_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	len = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
-	return len > 0 && procfs_parse_stat(buf, (size_t)len, &st) == 0 &&
-	       st.state != 'Z' && st.state != 'X';
+	return procfs_read_stat(pid, &st) == 0 && st.state != 'Z' &&
+	       st.state != 'X';
 }
 
 /* The children of every thread of pid (a thread's fork is its own

@@ -618,3 +618,15 @@ const char *procfs_syscall_name(long nr)
 		return NULL;
 	return syscall_names[nr];
 }
+
+int procfs_read_stat(pid_t pid, struct proc_stat *ret)
+{
+	char path[64], buf[1024];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	len = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
+	return procfs_parse_stat(buf, (size_t)len, ret);
+}

@@ -81,6 +81,9 @@ int procfs_parse_schedstat(const char *buf, size_t len,
  * terminated); returns its length or a negative errno. */
 ssize_t procfs_read_file(int dirfd, const char *path, char *buf, size_t size);
 
+/* /proc/PID/stat read and parsed: 0 or a negative errno. */
+int procfs_read_stat(pid_t pid, struct proc_stat *ret);
+
 /* "running", "sleeping", "disk", "stopped", "traced", "zombie", "dead",
  * "idle", "parked", "waking" or "unknown"; never NULL. */
 const char *procfs_state_name(char state);

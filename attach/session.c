@@ -511,13 +511,9 @@ int session_snapshot(const struct session_options *opts,
 
 static bool process_stopped(pid_t pid)
 {
-	char path[64], buf[512];
 	struct proc_stat stat;
-	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	n = procfs_read_file(AT_FDCWD, path, buf, sizeof(buf));
-	return n > 0 && procfs_parse_stat(buf, (size_t)n, &stat) == 0 &&
+	return procfs_read_stat(pid, &stat) == 0 &&
 	       (stat.state == 'T' || stat.state == 't');
 }
 
