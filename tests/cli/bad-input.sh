@@ -219,10 +219,10 @@ expect 64 "cprof: 'bogus' is not a cprof command; see 'cprof help'" bogus
 expect 64 "cprof: '--bogus' is not a cprof command; see 'cprof help'" --bogus
 
 # A zombie: a child that exited and whose parent (sleep) never reaps it.
-sh -c 'sleep 0 & echo $! >"$1"; exec sleep 600' sh "$tmp/zombie" &
+sh "$(dirname "$0")/../helpers/zombie.sh" "$tmp/zombie" 600 &
 zombie_parent=$!
 zombie=
-for _ in $(seq 100); do
+for _ in $(seq 1200); do
 	[ -s "$tmp/zombie" ] && zombie=$(cat "$tmp/zombie") &&
 		[ "$(awk '{print $3}' /proc/$zombie/stat 2>/dev/null)" = Z ] && break
 	zombie=

@@ -748,17 +748,17 @@ pprof_samples()
 		awk -F'\t' '{ s += $1 } END { print s + 0 }')
 }
 
-# start_zombie: a child that exited and whose parent (sleep, exec'd by
-# sh) never reaps it; sets ZOMBIE and ZOMBIE_PARENT (end it with
-# end_target when done).
+# start_zombie: a child that exited and whose parent (sleep) never reaps
+# it, made by helpers/zombie.sh; sets ZOMBIE and ZOMBIE_PARENT (end it
+# with end_target when done).
 start_zombie()
 {
-	local n
-	sh -c 'sleep 0.01 & exec sleep 60' &
+	local n file=$lib_tmp/zombie.$RANDOM
+	sh "$(dirname "${BASH_SOURCE[0]}")/../helpers/zombie.sh" "$file" 60 &
 	ZOMBIE_PARENT=$!
 	lib_pids+=("$ZOMBIE_PARENT")
 	for ((n = 0; n < 1200; n++)); do
-		ZOMBIE=$(tr -d ' ' 2>/dev/null <"/proc/$ZOMBIE_PARENT/task/$ZOMBIE_PARENT/children")
+		ZOMBIE=$(cat "$file" 2>/dev/null)
 		[ -n "$ZOMBIE" ] && [ "$(lib_stat_state "/proc/$ZOMBIE")" = Z ] && return 0
 		sleep 0.05
 	done
