@@ -473,6 +473,14 @@ static int command_status(struct session_result *res)
 	return EXIT_FAIL;
 }
 
+static void print_objects(const struct collect_stats *cs)
+{
+	fprintf(stderr,
+		"cprof: objects read %zu, found already read %zu "
+		"times\n",
+		cs->objects, cs->objects_reused);
+}
+
 static void print_stats(const struct session_result *res,
 			const struct collector *c)
 {
@@ -492,6 +500,7 @@ static void print_stats(const struct session_result *res,
 			(unsigned long long)st->lost,
 			st->kernel_sampled ? "sampled" : "not sampled",
 			cs.truncated, cs.cut);
+		print_objects(&cs);
 		return;
 	}
 	fprintf(stderr,
@@ -508,6 +517,7 @@ static void print_stats(const struct session_result *res,
 		session_pause_percentile(st, 0.5) / 1e3,
 		session_pause_percentile(st, 0.99) / 1e3,
 		st->pause_max_ns / 1e3, cs.cut);
+	print_objects(&cs);
 }
 
 /* On a terminal, about once a second. */

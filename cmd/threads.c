@@ -347,16 +347,19 @@ static int write_profile(const struct collector *c, struct output *out,
 	return r;
 }
 
-static void print_stats(const struct session_stats *st, size_t cut_stacks)
+static void print_stats(const struct session_stats *st,
+			const struct collect_stats *cs)
 {
 	fprintf(stderr,
 		"threads %zu, captured %zu, lost %zu, cut stacks %zu, "
 		"stopped %llu (%zu after a read without a stop fell short), "
 		"pause per stopped thread mean %.1f us, max %.1f us\n",
-		st->threads, st->captured, st->lost_threads, cut_stacks,
+		st->threads, st->captured, st->lost_threads, cs->cut,
 		(unsigned long long)st->stopped, st->stopped_again,
 		st->stopped ? st->pause_total_ns / 1e3 / st->stopped : 0.0,
 		st->pause_max_ns / 1e3);
+	fprintf(stderr, "objects read %zu, found already read %zu times\n",
+		cs->objects, cs->objects_reused);
 }
 
 int cmd_threads(int argc, char **argv)
@@ -392,7 +395,7 @@ int cmd_threads(int argc, char **argv)
 		goto cleanup;
 	collector_get_stats(c, &cs);
 	if (opts.stats)
-		print_stats(&res.stats, cs.cut);
+		print_stats(&res.stats, &cs);
 	if (write_profile(c, &out, &opts, &res) < 0)
 		goto cleanup;
 	ret = (res.stats.lost_threads || cs.cut) ? EXIT_PARTIAL : EXIT_ALL;

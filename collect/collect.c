@@ -38,6 +38,9 @@ struct member {
 struct collector {
 	struct collect_options opts;
 	struct profile *profile;
+	/* What every member's stacks share; NULL (out of memory) shares
+	 * nothing. */
+	struct stacks_shared *shared;
 	pthread_mutex_t lock;
 	struct member **members;
 	size_t nmembers;
@@ -64,6 +67,7 @@ int collector_new(const struct collect_options *opts,
 		return -ENOMEM;
 	c->opts = *opts;
 	pthread_mutex_init(&c->lock, NULL);
+	c->shared = stacks_shared_new();
 	if (opts->kind == COLLECT_THREADS)
 		c->profile = profile_new(threads_types, 1, NULL, 0);
 	else {
@@ -93,6 +97,8 @@ void collector_free(struct collector *c)
 	free(c->members);
 	pthread_mutex_destroy(&c->lock);
 	profile_free(c->profile);
+	/* The profile's locations point into it. */
+	stacks_shared_free(c->shared);
 	free(c);
 }
 
@@ -153,7 +159,7 @@ static int begin_locked(struct member *m, pid_t proc_tid)
 	m->pid = proc_tid;
 	read_process_name(m, proc_tid);
 	return stacks_new(proc_tid, c->opts.unwinder,
-			  c->opts.kind == COLLECT_WALL, &m->stacks);
+			  c->opts.kind == COLLECT_WALL, c->shared, &m->stacks);
 }
 
 static int begin(void *ctx, pid_t proc_tid)
@@ -387,7 +393,12 @@ const struct profile *collector_profile(const struct collector *c)
 
 void collector_get_stats(const struct collector *c, struct collect_stats *ret)
 {
-	*ret = (struct collect_stats){.truncated = c->truncated};
+	struct stacks_shared_stats shared;
+
+	stacks_shared_get_stats(c->shared, &shared);
+	*ret = (struct collect_stats){.truncated = c->truncated,
+				      .objects = shared.objects,
+				      .objects_reused = shared.reused};
 	for (size_t i = 0; i < c->nmembers; i++) {
 		struct stacks_stats st = {0};
 

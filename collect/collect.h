@@ -33,9 +33,11 @@ struct collect_options {
 };
 
 struct collect_stats {
-	size_t cut;	  /* walks that ended early */
-	size_t reused;	  /* wall: stacks of threads not stopped again */
-	size_t truncated; /* perf: walks that ran out of the stack copy */
+	size_t cut;	       /* walks that ended early */
+	size_t reused;	       /* wall: stacks of threads not stopped again */
+	size_t truncated;      /* perf: walks that ran out of the stack copy */
+	size_t objects;	       /* objects (libraries, executables) read */
+	size_t objects_reused; /* times a process found one read already */
 };
 
 struct collector;

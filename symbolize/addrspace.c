@@ -26,6 +26,7 @@
 #include "symbolize/debugfile.h"
 #include "symbolize/debuginfod.h"
 #include "symbolize/cuindex.h"
+#include "symbolize/objcache.h"
 #include "symbolize/symtab.h"
 
 #define VDSO_NAME      "[vdso]"
@@ -47,12 +48,14 @@ struct module {
 	size_t nexec_maps;
 	char *path;
 	char build_id[2 * 64 + 1];
-	Dwfl *dwfl; /* the address space's */
+	Dwfl *dwfl;		 /* the address space's */
+	struct objcache *shared; /* the address space's; may be NULL */
 	pid_t pid;
 	uint64_t first_start, first_end; /* names /proc/PID/map_files/ */
 	bool is_vdso;
+	bool from_memory;   /* no file holds it: read from the target */
 	Dwfl_Module *dwmod; /* NULL once the object is unmapped */
-	bool image_tried, info_tried;
+	bool image_tried, identified, info_tried;
 	bool debuginfo_asked;  /* libdwfl asks again only for a dwz file */
 	uint64_t inode;	       /* of the first mapping */
 	uint8_t mapped_id[64]; /* the build id in the target's memory */
@@ -63,7 +66,10 @@ struct module {
 	uint64_t bias;
 	struct load_segment *segments;
 	size_t nsegments;
-	struct symtab *symtab; /* built at the first symbol lookup */
+	/* Built, or found in the shared cache, at the first symbol lookup;
+	 * own_symtab is set when the module built it for itself. */
+	const struct symtab *symtab;
+	struct symtab *own_symtab;
 	bool symtab_tried;
 	struct cu_index *cus; /* built at the first unit lookup */
 	bool cus_tried;
@@ -72,6 +78,7 @@ struct module {
 struct addrspace {
 	pid_t pid;
 	Dwfl *dwfl;
+	struct objcache *shared;
 	struct module **live; /* mapped now, sorted by start */
 	size_t nlive;
 	struct module **all; /* every module ever seen: info outlives unmap */
@@ -252,6 +259,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 	 * no map_files): its loaded segments, which hold what unwinding
 	 * and .dynsym names need, are read from the target's memory as the
 	 * vDSO's are. */
+	m->from_memory = true;
 	snprintf(path, sizeof(path), "[vdso: %d]", (int)m->pid);
 	return dwfl_linux_proc_find_elf(mod, userdata, path, m->first_start,
 					file_name, elfp);
@@ -313,7 +321,7 @@ static void module_free(struct module *m)
 		return;
 	free(m->segments);
 	free(m->exec_maps);
-	symtab_free(m->symtab);
+	symtab_free(m->own_symtab);
 	cu_index_free(m->cus);
 	free(m->path);
 	free(m);
@@ -385,6 +393,7 @@ static struct module *module_new(struct addrspace *as,
 	}
 	m->pid = as->pid;
 	m->dwfl = as->dwfl;
+	m->shared = as->shared;
 	m->inode = first->inode;
 	m->first_start = first->start;
 	m->first_end = first->end;
@@ -610,7 +619,8 @@ static int load_maps(struct addrspace *as)
 	return 0;
 }
 
-int addrspace_open(pid_t pid, struct addrspace **ret_as)
+int addrspace_open(pid_t pid, struct objcache *shared,
+		   struct addrspace **ret_as)
 {
 	struct addrspace *as;
 	int r;
@@ -619,6 +629,7 @@ int addrspace_open(pid_t pid, struct addrspace **ret_as)
 	if (!as)
 		return -ENOMEM;
 	as->pid = pid;
+	as->shared = shared;
 	as->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!as->dwfl) {
 		free(as);
@@ -752,26 +763,81 @@ static void format_build_id(struct module *m)
 		snprintf(m->build_id + 2 * i, 3, "%02x", bits[i]);
 }
 
-/* Build-id and has_* are filled the first time anyone asks for them:
- * finding debug info costs file look-ups, done only for sampled objects. */
-static void module_load_info(struct module *m)
+/* The load bias and build id, from the module's ELF file. */
+static bool module_identify(struct module *m)
 {
 	Dwarf_Addr bias;
+
+	if (!m->identified && m->dwmod && dwfl_module_getelf(m->dwmod, &bias)) {
+		m->identified = true;
+		m->info.bias = bias;
+		format_build_id(m);
+	}
+	return m->identified;
+}
+
+/* Whether what is read of the object can be shared with other processes
+ * by its build id: the object as a file holds it, not the part of it the
+ * target's memory had, nor the vDSO. */
+static bool is_shareable(const struct module *m)
+{
+	return m->shared && m->build_id[0] && !m->is_vdso && !m->from_memory;
+}
+
+static void read_flags(void *ctx, struct object_flags *ret)
+{
+	struct module *m = ctx;
+	Dwarf_Addr bias;
+
+	ret->has_symbols = dwfl_module_getsymtab(m->dwmod) > 0;
+	ret->has_dwarf = dwfl_module_getdwarf(m->dwmod, &bias) != NULL;
+}
+
+/* Build-id and has_* are filled the first time anyone asks for them:
+ * finding debug info costs file look-ups, done only for sampled objects,
+ * and only by the first process that maps the object. */
+static void module_load_info(struct module *m)
+{
+	struct object_flags flags = {0};
 
 	if (m->info_tried || !m->dwmod)
 		return;
 	m->info_tried = true;
-	if (!dwfl_module_getelf(m->dwmod, &bias))
+	if (!module_identify(m))
 		return;
-	m->info.bias = bias;
-	format_build_id(m);
-	m->info.has_symbols = dwfl_module_getsymtab(m->dwmod) > 0;
-	m->info.has_dwarf = dwfl_module_getdwarf(m->dwmod, &bias) != NULL;
+	if (is_shareable(m))
+		flags = objcache_flags(m->shared, m->build_id, read_flags, m);
+	else
+		read_flags(m, &flags);
+	m->info.has_symbols = flags.has_symbols;
+	m->info.has_dwarf = flags.has_dwarf;
 	for (size_t i = 0; i < m->nexec_maps; i++) {
 		m->exec_maps[i].bias = m->info.bias;
 		m->exec_maps[i].has_symbols = m->info.has_symbols;
 		m->exec_maps[i].has_dwarf = m->info.has_dwarf;
 	}
+}
+
+static struct symtab *build_symtab(void *ctx)
+{
+	struct module *m = ctx;
+
+	return symtab_build(m->dwmod, m->info.bias);
+}
+
+static const struct symtab *module_symtab(struct module *m)
+{
+	if (m->symtab_tried || !m->dwmod)
+		return m->symtab;
+	m->symtab_tried = true;
+	if (!module_identify(m))
+		return NULL;
+	if (is_shareable(m))
+		m->symtab = objcache_symtab(m->shared, m->build_id,
+					    build_symtab, m);
+	else
+		m->symtab = m->own_symtab = build_symtab(m);
+	return m->symtab;
 }
 
 /* Whether the object's debug information is on this machine: its own
@@ -811,10 +877,7 @@ void addrspace_preload(struct addrspace *as)
 		module_load_image(m);
 		if (has_local_debug(m))
 			module_load_info(m);
-		if (!m->symtab_tried) {
-			m->symtab_tried = true;
-			m->symtab = symtab_build(m->dwmod);
-		}
+		module_symtab(m);
 	}
 }
 
@@ -832,17 +895,20 @@ const struct module_info *addrspace_module_at(struct addrspace *as,
 	return &m->info;
 }
 
-const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr)
+const char *addrspace_symbol_at(struct addrspace *as, uint64_t addr,
+				uint64_t *ret_start, bool *ret_is_func)
 {
 	struct module *m = find_live(as->live, as->nlive, addr);
+	const struct symtab *tab = m ? module_symtab(m) : NULL;
+	const char *name;
+	uint64_t start;
 
-	if (!m || !m->dwmod)
+	if (!tab)
 		return NULL;
-	if (!m->symtab_tried) {
-		m->symtab_tried = true;
-		m->symtab = symtab_build(m->dwmod);
-	}
-	return m->symtab;
+	name = symtab_lookup(tab, addr - m->info.bias, &start, ret_is_func);
+	if (name)
+		*ret_start = start + m->info.bias;
+	return name;
 }
 
 const struct cu_index *addrspace_cu_index_at(struct addrspace *as,

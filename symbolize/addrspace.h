@@ -21,9 +21,15 @@
 
 struct addrspace;
 
+struct objcache;
+
 /* Reads /proc/PID/maps and reports every file-backed executable mapping
- * and the vDSO.  The caller frees with addrspace_free(). */
-int addrspace_open(pid_t pid, struct addrspace **ret_as);
+ * and the vDSO.  What is read of each object is shared through shared
+ * (objcache.h) with the other address spaces of a capture; it may be
+ * NULL, and must outlive the address space.  The caller frees with
+ * addrspace_free(). */
+int addrspace_open(pid_t pid, struct objcache *shared,
+		   struct addrspace **ret_as);
 void addrspace_free(struct addrspace *as);
 
 /* Re-reads the maps (after dlopen/dlclose or exec); modules that stay
@@ -51,11 +57,11 @@ int addrspace_read(struct addrspace *as, uint64_t addr, void *buf, size_t len);
 const struct module_info *addrspace_module_at(struct addrspace *as,
 					      uint64_t addr);
 
-struct symtab;
-
-/* The function symbols of the module holding addr, sorted for lookups
- * (symtab.h); NULL when none.  Valid until addrspace_free(). */
-const struct symtab *addrspace_symtab_at(struct addrspace *as, uint64_t addr);
+/* The name of the symbol that really covers addr in the module holding
+ * it (symtab.h), with the symbol's start and whether it is a function;
+ * NULL when none does.  The name lives until addrspace_free(). */
+const char *addrspace_symbol_at(struct addrspace *as, uint64_t addr,
+				uint64_t *ret_start, bool *ret_is_func);
 
 struct cu_index;
 /* The .debug_aranges index (cuindex.h) of the DWARF of the module

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,16 @@ struct object_locs {
 	size_t nread;
 	struct cached_loc *added; /* lines and strings malloc'd */
 	size_t nadded, cap;
+	/* The added locations by PC, for the other processes of the run:
+	 * open addressing, 1 + the index in added, 0 for a free slot. */
+	size_t *added_index;
+	size_t index_cap;
 };
 
+/* Every symbolizer of a capture may share one cache: its calls take the
+ * lock. */
 struct loccache {
+	pthread_mutex_t lock;
 	char self_id[2 * MAX_ID + 1]; /* cprof's own build id */
 	struct object_locs *objects;
 	size_t nobjects;
@@ -102,6 +110,7 @@ struct loccache *loccache_new(void)
 		free(c);
 		return NULL;
 	}
+	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
 
@@ -255,7 +264,9 @@ static void load_object(const struct loccache *c, struct object_locs *o)
 }
 
 /* The object's entry, read at its first use; NULL for an object without
- * a build id, or out of memory. */
+ * a build id, or out of memory.  Objects are told apart by what was found
+ * of them too: the entry of an object read with its debug information is
+ * not for one read without. */
 static struct object_locs *object_of(struct loccache *c,
 				     const struct module_info *m)
 {
@@ -263,9 +274,13 @@ static struct object_locs *object_of(struct loccache *c,
 
 	if (!m || !m->build_id[0])
 		return NULL;
-	for (size_t i = 0; i < c->nobjects; i++)
-		if (!strcmp(c->objects[i].build_id, m->build_id))
-			return &c->objects[i];
+	for (size_t i = 0; i < c->nobjects; i++) {
+		o = &c->objects[i];
+		if (!strcmp(o->build_id, m->build_id) &&
+		    o->has_symbols == m->has_symbols &&
+		    o->has_dwarf == m->has_dwarf)
+			return o;
+	}
 	o = reallocarray(c->objects, c->nobjects + 1, sizeof(*o));
 	if (!o)
 		return NULL;
@@ -281,23 +296,62 @@ static struct object_locs *object_of(struct loccache *c,
 	return o;
 }
 
+static size_t index_slot(const struct object_locs *o, uint64_t vaddr,
+			 bool activation)
+{
+	uint64_t h = (vaddr ^ activation) * 0x9e3779b97f4a7c15ULL;
+	size_t mask = o->index_cap - 1, i = (size_t)(h >> 32) & mask;
+
+	for (; o->added_index[i]; i = (i + 1) & mask) {
+		const struct cached_loc *loc = &o->added[o->added_index[i] - 1];
+
+		if (loc->vaddr == vaddr && loc->activation == activation)
+			break;
+	}
+	return i;
+}
+
+static const struct cached_loc *find_added(const struct object_locs *o,
+					   uint64_t vaddr, bool activation)
+{
+	size_t i;
+
+	if (!o->nadded)
+		return NULL;
+	i = index_slot(o, vaddr, activation);
+	return o->added_index[i] ? &o->added[o->added_index[i] - 1] : NULL;
+}
+
+static const struct cached_loc *find_loc(const struct object_locs *o,
+					 uint64_t vaddr, bool activation)
+{
+	struct cached_loc key = {.vaddr = vaddr, .activation = activation};
+	const struct cached_loc *found = NULL;
+
+	if (o->nread)
+		found = bsearch(&key, o->read, o->nread, sizeof(key), by_pc);
+	return found ? found : find_added(o, vaddr, activation);
+}
+
 bool loccache_find(struct loccache *c, const struct module_info *module,
 		   uint64_t pc, bool activation, struct sym_location *ret)
 {
-	struct object_locs *o = c ? object_of(c, module) : NULL;
-	struct cached_loc key = {.vaddr = pc - (module ? module->bias : 0),
-				 .activation = activation};
-	const struct cached_loc *found;
+	const struct cached_loc *found = NULL;
+	struct object_locs *o;
 
-	if (!o || !o->nread)
+	if (!c || !module)
 		return false;
-	found = bsearch(&key, o->read, o->nread, sizeof(key), by_pc);
-	if (!found)
-		return false;
-	ret->symbol_offset = found->symbol_offset;
-	ret->nlines = found->nlines;
-	ret->lines = found->lines;
-	return true;
+	pthread_mutex_lock(&c->lock);
+	o = object_of(c, module);
+	if (o)
+		found = find_loc(o, pc - module->bias, activation);
+	if (found) {
+		ret->symbol_offset = found->symbol_offset;
+		ret->nlines = found->nlines;
+		ret->lines = found->lines;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found != NULL;
 }
 
 /* ---- adding and writing ---- */
@@ -352,30 +406,64 @@ static struct sym_line *copy_lines(const struct sym_location *loc)
 	return lines;
 }
 
-void loccache_add(struct loccache *c, const struct sym_location *loc)
+/* Room for one more added location, its index grown to keep it at most
+ * half full. */
+static bool make_room(struct object_locs *o)
 {
-	struct object_locs *o = c ? object_of(c, loc->module) : NULL;
+	if (o->nadded == o->cap) {
+		size_t new_cap = o->cap ? 2 * o->cap : 64;
+		struct cached_loc *grown =
+			reallocarray(o->added, new_cap, sizeof(*grown));
+
+		if (!grown)
+			return false;
+		o->added = grown;
+		o->cap = new_cap;
+	}
+	if (2 * (o->nadded + 1) > o->index_cap) {
+		size_t cap = o->index_cap ? 2 * o->index_cap : 128;
+		size_t *index = calloc(cap, sizeof(*index));
+
+		if (!index)
+			return false;
+		free(o->added_index);
+		o->added_index = index;
+		o->index_cap = cap;
+		for (size_t i = 0; i < o->nadded; i++)
+			index[index_slot(o, o->added[i].vaddr,
+					 o->added[i].activation)] = i + 1;
+	}
+	return true;
+}
+
+static void add_locked(struct loccache *c, const struct sym_location *loc)
+{
+	struct object_locs *o = object_of(c, loc->module);
 	struct cached_loc add;
 
 	if (!o || o->nread + o->nadded >= MAX_LOCATIONS || !keepable_loc(loc))
 		return;
-	if (o->nadded == o->cap) {
-		size_t new_cap = o->cap ? 2 * o->cap : 64;
-		struct cached_loc *grown =
-			reallocarray(o->added, new_cap, sizeof(add));
-
-		if (!grown)
-			return;
-		o->added = grown;
-		o->cap = new_cap;
-	}
 	add = (struct cached_loc){.vaddr = loc->pc - loc->module->bias,
 				  .activation = loc->activation,
 				  .symbol_offset = loc->symbol_offset,
-				  .nlines = loc->nlines,
-				  .lines = copy_lines(loc)};
-	if (add.lines)
-		o->added[o->nadded++] = add;
+				  .nlines = loc->nlines};
+	/* Another process of the run may have added it meanwhile. */
+	if (find_loc(o, add.vaddr, add.activation) || !make_room(o))
+		return;
+	add.lines = copy_lines(loc);
+	if (!add.lines)
+		return;
+	o->added[o->nadded] = add;
+	o->added_index[index_slot(o, add.vaddr, add.activation)] = ++o->nadded;
+}
+
+void loccache_add(struct loccache *c, const struct sym_location *loc)
+{
+	if (!c || !loc->module)
+		return;
+	pthread_mutex_lock(&c->lock);
+	add_locked(c, loc);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void write_loc(FILE *out, const struct cached_loc *loc)
@@ -429,9 +517,11 @@ void loccache_free(struct loccache *c)
 			free_lines(o->added[j].lines, o->added[j].nlines);
 		free(o->read);
 		free(o->added);
+		free(o->added_index);
 		free(o->text);
 		free(o->build_id);
 	}
 	free(c->objects);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

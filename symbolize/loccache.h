@@ -19,15 +19,17 @@
 struct loccache;
 
 /* NULL when cprof has no build id of its own or memory ran out: then
- * nothing is cached. */
+ * nothing is cached.  The symbolizers of every process of a capture may
+ * share one cache, from several threads: a location one of them resolved
+ * is found by the others. */
 struct loccache *loccache_new(void);
 
 /* Stores the locations added to each object's entry, then frees. */
 void loccache_free(struct loccache *c);
 
 /* The location of pc (looked up at pc, or at pc - 1 unless activation)
- * in module as cached: *ret gets its symbol_offset, nlines and lines,
- * whose strings live until loccache_free(); its pc and module are left
+ * in module as cached, read or added: *ret gets its symbol_offset, nlines and
+ * lines, whose strings live until loccache_free(); its pc and module are left
  * to the caller.  False when not cached. */
 bool loccache_find(struct loccache *c, const struct module_info *module,
 		   uint64_t pc, bool activation, struct sym_location *ret);

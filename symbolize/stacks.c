@@ -6,7 +6,14 @@
 #include <string.h>
 
 #include "symbolize/addrspace.h"
+#include "symbolize/loccache.h"
+#include "symbolize/objcache.h"
 #include "symbolize/symbolize.h"
+
+struct stacks_shared {
+	struct objcache *objects;
+	struct loccache *locations; /* NULL when cprof has no build id */
+};
 
 /* A thread's last stack, for one that is not captured again. */
 struct memo {
@@ -32,8 +39,41 @@ struct stacks {
 	const struct sym_location *stack[UNWIND_MAX_FRAMES];
 };
 
+struct stacks_shared *stacks_shared_new(void)
+{
+	struct stacks_shared *shared = calloc(1, sizeof(*shared));
+
+	if (!shared)
+		return NULL;
+	shared->objects = objcache_new();
+	shared->locations = loccache_new();
+	if (!shared->objects) {
+		stacks_shared_free(shared);
+		return NULL;
+	}
+	return shared;
+}
+
+void stacks_shared_free(struct stacks_shared *shared)
+{
+	if (!shared)
+		return;
+	loccache_free(shared->locations);
+	objcache_free(shared->objects);
+	free(shared);
+}
+
+void stacks_shared_get_stats(struct stacks_shared *shared,
+			     struct stacks_shared_stats *ret)
+{
+	*ret = (struct stacks_shared_stats){0};
+	if (shared)
+		objcache_get_stats(shared->objects, &ret->objects,
+				   &ret->reused);
+}
+
 int stacks_new(pid_t proc_tid, enum unwinder_kind kind, bool keep,
-	       struct stacks **ret_stacks)
+	       struct stacks_shared *shared, struct stacks **ret_stacks)
 {
 	struct stacks *st = calloc(1, sizeof(*st));
 	int r;
@@ -41,11 +81,12 @@ int stacks_new(pid_t proc_tid, enum unwinder_kind kind, bool keep,
 	if (!st)
 		return -ENOMEM;
 	st->keep = keep;
-	r = addrspace_open(proc_tid, &st->as);
+	r = addrspace_open(proc_tid, shared ? shared->objects : NULL, &st->as);
 	if (r >= 0)
 		r = unwinder_new(kind, st->as, &st->unwinder);
 	if (r >= 0)
-		r = symbolizer_new(st->as, &st->symbolizer);
+		r = symbolizer_new(st->as, shared ? shared->locations : NULL,
+				   &st->symbolizer);
 	if (r < 0) {
 		stacks_free(st);
 		return r;

@@ -18,10 +18,30 @@
 #include "symbolize/unwind.h"
 
 struct stacks;
+struct stacks_shared;
 
-/* Reads the address space of the process through thread proc_tid. */
+/*
+ * What the stacks of every process of a capture share: what each object
+ * they map holds (its symbols, whether it has debug information) and
+ * the locations resolved in it, read and resolved once for all of them
+ * (objcache.h, loccache.h).  NULL when out of memory: then nothing is
+ * shared.  Free it after every stacks that used it, and after the last
+ * use of their locations.
+ */
+struct stacks_shared *stacks_shared_new(void);
+void stacks_shared_free(struct stacks_shared *shared);
+
+struct stacks_shared_stats {
+	size_t objects; /* objects read */
+	size_t reused;	/* times a process found one read already */
+};
+void stacks_shared_get_stats(struct stacks_shared *shared,
+			     struct stacks_shared_stats *ret);
+
+/* Reads the address space of the process through thread proc_tid.
+ * shared may be NULL. */
 int stacks_new(pid_t proc_tid, enum unwinder_kind kind, bool keep,
-	       struct stacks **ret_stacks);
+	       struct stacks_shared *shared, struct stacks **ret_stacks);
 void stacks_free(struct stacks *st);
 
 /* Loads the target's objects before the first sample needs them (see

@@ -20,7 +20,6 @@
 #include "symbolize/perfmap.h"
 #include "symbolize/symbolize.h"
 #include "symbolize/cuindex.h"
-#include "symbolize/symtab.h"
 
 #define TABLE_MIN_CAP 256
 
@@ -39,7 +38,7 @@ struct loc_slot {
 
 struct symbolizer {
 	struct addrspace *as;
-	struct loccache *cache; /* locations kept between runs; may be NULL */
+	struct loccache *cache; /* shared, kept between runs; may be NULL */
 	struct perfmap *jit;	/* names of code in no object */
 	struct strtab strings;
 	struct loc_slot *locs;
@@ -158,7 +157,8 @@ static int locs_grow(struct symbolizer *sym)
 	return 0;
 }
 
-int symbolizer_new(struct addrspace *as, struct symbolizer **ret_sym)
+int symbolizer_new(struct addrspace *as, struct loccache *cache,
+		   struct symbolizer **ret_sym)
 {
 	struct symbolizer *sym = calloc(1, sizeof(*sym));
 
@@ -166,7 +166,7 @@ int symbolizer_new(struct addrspace *as, struct symbolizer **ret_sym)
 		return -ENOMEM;
 	sym->as = as;
 	sym->jit = perfmap_new(addrspace_pid(as));
-	sym->cache = loccache_new();
+	sym->cache = cache;
 	sym->locs_cap = TABLE_MIN_CAP;
 	sym->locs = calloc(sym->locs_cap, sizeof(*sym->locs));
 	if (!sym->jit || !sym->locs || strtab_grow(&sym->strings) < 0) {
@@ -184,7 +184,6 @@ void symbolizer_free(struct symbolizer *sym)
 	for (size_t i = 0; i < sym->locs_cap; i++)
 		free(sym->locs[i].loc);
 	free(sym->locs);
-	loccache_free(sym->cache);
 	strtab_release(&sym->strings);
 	perfmap_free(sym->jit);
 	free(sym);
@@ -538,8 +537,7 @@ static const char *symtab_name(struct addrspace *as, uint64_t addr,
 {
 	bool is_func;
 
-	return symtab_lookup(addrspace_symtab_at(as, addr), addr, ret_start,
-			     &is_func);
+	return addrspace_symbol_at(as, addr, ret_start, &is_func);
 }
 
 static const char *base_name(const char *path)

@@ -18,8 +18,13 @@
 
 struct symbolizer;
 
-/* as must outlive the symbolizer. */
-int symbolizer_new(struct addrspace *as, struct symbolizer **ret_sym);
+struct loccache;
+
+/* as must outlive the symbolizer; so must cache, the locations kept
+ * between runs and shared with the other processes of a capture
+ * (loccache.h), which may be NULL. */
+int symbolizer_new(struct addrspace *as, struct loccache *cache,
+		   struct symbolizer **ret_sym);
 void symbolizer_free(struct symbolizer *sym);
 
 /*

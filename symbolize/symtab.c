@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <gelf.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 
 #include "symbolize/symtab.h"
 
@@ -11,13 +13,15 @@
 
 struct sym_entry {
 	uint64_t start, size;
-	const char *name; /* owned by libelf, lives as long as the module */
+	size_t name; /* offset in symtab.names */
 	unsigned char binding, type;
 };
 
 struct symtab {
 	struct sym_entry *entries; /* by start, the best name first */
 	size_t n;
+	char *names; /* every name, NUL-terminated, one after another */
+	size_t names_len, names_cap;
 };
 
 static bool is_code_symbol(const GElf_Sym *sym, const char *name)
@@ -51,7 +55,55 @@ static int compare_entries(const void *x, const void *y)
 	return rank(a) - rank(b);
 }
 
-struct symtab *symtab_build(Dwfl_Module *mod)
+/* Appends name to tab->names; its offset there, or -ENOMEM. */
+static ssize_t add_name(struct symtab *tab, const char *name)
+{
+	size_t len = strlen(name) + 1, at = tab->names_len;
+
+	if (tab->names_cap - tab->names_len < len) {
+		size_t cap = tab->names_cap ? 2 * tab->names_cap : 4096;
+		char *grown;
+
+		while (cap - tab->names_len < len)
+			cap *= 2;
+		grown = realloc(tab->names, cap);
+		if (!grown)
+			return -ENOMEM;
+		tab->names = grown;
+		tab->names_cap = cap;
+	}
+	memcpy(tab->names + at, name, len);
+	tab->names_len += len;
+	return (ssize_t)at;
+}
+
+static int add_symbols(struct symtab *tab, Dwfl_Module *mod, int count,
+		       uint64_t bias)
+{
+	for (int i = 1; i < count; i++) {
+		GElf_Addr addr;
+		GElf_Sym sym;
+		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							   NULL, NULL, NULL);
+		ssize_t at;
+
+		if (!is_code_symbol(&sym, name))
+			continue;
+		at = add_name(tab, name);
+		if (at < 0)
+			return -ENOMEM;
+		tab->entries[tab->n++] = (struct sym_entry){
+			.start = addr - bias,
+			.size = sym.st_size,
+			.name = (size_t)at,
+			.binding = GELF_ST_BIND(sym.st_info),
+			.type = GELF_ST_TYPE(sym.st_info),
+		};
+	}
+	return 0;
+}
+
+struct symtab *symtab_build(Dwfl_Module *mod, uint64_t bias)
 {
 	struct symtab *tab = calloc(1, sizeof(*tab));
 	int count = dwfl_module_getsymtab(mod);
@@ -60,25 +112,10 @@ struct symtab *symtab_build(Dwfl_Module *mod)
 		return NULL;
 	if (count > 0)
 		tab->entries = calloc((size_t)count, sizeof(*tab->entries));
-	if (count > 0 && !tab->entries) {
-		free(tab);
+	if (count > 0 &&
+	    (!tab->entries || add_symbols(tab, mod, count, bias) < 0)) {
+		symtab_free(tab);
 		return NULL;
-	}
-	for (int i = 1; i < count; i++) {
-		GElf_Addr addr;
-		GElf_Sym sym;
-		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr,
-							   NULL, NULL, NULL);
-
-		if (!is_code_symbol(&sym, name))
-			continue;
-		tab->entries[tab->n++] = (struct sym_entry){
-			.start = addr,
-			.size = sym.st_size,
-			.name = name,
-			.binding = GELF_ST_BIND(sym.st_info),
-			.type = GELF_ST_TYPE(sym.st_info),
-		};
 	}
 	if (tab->n)
 		qsort(tab->entries, tab->n, sizeof(*tab->entries),
@@ -91,6 +128,7 @@ void symtab_free(struct symtab *tab)
 	if (!tab)
 		return;
 	free(tab->entries);
+	free(tab->names);
 	free(tab);
 }
 
@@ -140,7 +178,7 @@ const char *symtab_lookup(const struct symtab *tab, uint64_t addr,
 			e = &tab->entries[--i];
 		*ret_start = e->start;
 		*ret_is_func = e->type != STT_NOTYPE;
-		return e->name;
+		return tab->names + e->name;
 	}
 	return NULL;
 }

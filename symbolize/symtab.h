@@ -15,11 +15,14 @@
 struct symtab;
 
 /* Reads every function symbol of mod (.symtab, else .dynsym, and the
- * MiniDebugInfo symbols libdwfl finds).  NULL when out of memory. */
-struct symtab *symtab_build(Dwfl_Module *mod);
+ * MiniDebugInfo symbols libdwfl finds), at their addresses in the object
+ * (target addresses less bias, the module's load bias), with copies of
+ * their names: the table is the object's, whichever process maps it, and
+ * may outlive mod.  NULL when out of memory. */
+struct symtab *symtab_build(Dwfl_Module *mod, uint64_t bias);
 void symtab_free(struct symtab *tab);
 
-/* The symbol that really covers addr (an address in the target): a sized
+/* The symbol that really covers addr (an address in the object): a sized
  * one whose range holds it, or a sizeless one (an assembler label such as
  * __restore_rt) at exactly addr.  NULL when none does: the nearest symbol
  * below is not enough, it would name stripped functions after their

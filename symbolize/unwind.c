@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/symtab.h"
 #include "symbolize/unwind-backend.h"
 
 struct unwinder {
@@ -148,9 +147,7 @@ static bool at_entry_without_cfi(struct addrspace *as, uint64_t pc)
 
 	/* The symbol first: a binary search, where a CFI lookup builds a
 	 * whole frame, and nearly every pc fails the symbol test. */
-	return mod &&
-	       symtab_lookup(addrspace_symtab_at(as, pc), pc, &start,
-			     &is_func) &&
+	return mod && addrspace_symbol_at(as, pc, &start, &is_func) &&
 	       start == pc && is_func && !has_cfi(mod, pc);
 }
 

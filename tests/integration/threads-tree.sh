@@ -12,6 +12,9 @@
 #   profile go tool pprof reads.
 # - a tree whose children come and go (a shell running `true` in a loop):
 #   a child gone between listing and capture is left out, no error.
+# - the objects every process of the tree maps (forker, libc) are read
+#   once: --stats counts as many as for the root alone, found read
+#   already at least three times each.
 # - after every run, no process of the tree is stopped or traced.
 # - bad input: an empty element, an empty list, a pid given twice, -p with --pid-tree
 #   (64); a pid that does not exist, a zombie root (2): one line each.
@@ -110,6 +113,26 @@ run_cprof "$lib_tmp/root1" threads -p "$ROOT" || fail "debug=1: -p $ROOT exited 
 cmp -s <(block "$lib_tmp/tree1" "$ROOT") <(sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$lib_tmp/root1") ||
 	fail "debug=1: the parent's block differs from threads -p $ROOT"
 all_free debug1
+
+# Objects read once for the tree: "objects read N, found already read M
+# times" on --stats.
+objects_of()
+{
+	sed -n 's/^objects read \([0-9]*\), found already read \([0-9]*\) times$/\1 \2/p' "$1"
+}
+run_cprof "$lib_tmp/st.root" threads -p "$ROOT" --stats ||
+	fail "objects: -p $ROOT exited $?"
+run_cprof "$lib_tmp/st.tree" threads --pid-tree "$ROOT" --stats ||
+	fail "objects: --pid-tree exited $?"
+read -r root_objects root_reused <<<"$(objects_of "$lib_tmp/st.root.err")"
+read -r tree_objects tree_reused <<<"$(objects_of "$lib_tmp/st.tree.err")"
+[ "${root_objects:-0}" -ge 2 ] && [ "$root_reused" = 0 ] ||
+	fail "objects: -p $ROOT: '$(cat "$lib_tmp/st.root.err")', expected 2 or more read, none found read"
+[ "$tree_objects" = "$root_objects" ] ||
+	fail "objects: the tree read $tree_objects objects, the root alone $root_objects"
+[ "${tree_reused:-0}" -ge $((3 * root_objects)) ] ||
+	fail "objects: the tree found objects read $tree_reused times, expected $((3 * root_objects)) or more"
+all_free objects
 
 # -p lists keep their order.
 run_cprof "$lib_tmp/list" threads -p "$WORKER_c,$WORKER_a" -p "$WORKER_b" --debug=2 ||

@@ -546,10 +546,10 @@ static int check_all(pid_t pid, FILE *out,
 	struct symbolizer *sym = NULL;
 	int r = EXIT_HARD;
 
-	if (addrspace_open(pid, &as) < 0 ||
+	if (addrspace_open(pid, NULL, &as) < 0 ||
 	    unwinder_new(UNWINDER_LIBDW, as, &dw) < 0 ||
 	    unwinder_new(UNWINDER_LIBUNWIND, as, &lu) < 0 ||
-	    symbolizer_new(as, &sym) < 0)
+	    symbolizer_new(as, NULL, &sym) < 0)
 		goto out;
 	r = EXIT_PASS;
 	for (int i = 0; i < NTHREADS; i++) {
