@@ -145,6 +145,8 @@ struct target {
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
 	bool read_blocked;    /* see target_options.read_blocked */
+	bool (*walk)(void *ctx, const struct raw_sample *s); /* may be NULL */
+	void *walk_ctx;
 	/* A snapshot, not a tick of a record.  It reads each file once: an
 	 * open /proc file holds a page of kernel memory, so it is closed at
 	 * once (schedstat after the copy it validates), not kept for a next
@@ -551,7 +553,15 @@ static bool read_blocked(struct target *t, struct tracee *th)
 	};
 	s->stack_start = s->regs.rsp;
 	s->read_blocked = true;
-	s->captured = keep_stack(t, s, len);
+	if (t->walk) {
+		s->stack = t->scratch;
+		s->stack_len = len;
+		s->captured = true;
+		s->walked = t->walk(t->walk_ctx, s);
+		s->stack = NULL;
+		s->stack_len = 0;
+	}
+	s->captured = s->walked || keep_stack(t, s, len);
 	return true;
 }
 
@@ -1131,6 +1141,8 @@ static int target_new(const struct target_options *opts,
 	t->max_stack =
 		opts && opts->max_stack ? opts->max_stack : DEFAULT_MAX_STACK;
 	t->read_blocked = opts && opts->read_blocked;
+	t->walk = opts ? opts->walk : NULL;
+	t->walk_ctx = opts ? opts->walk_ctx : NULL;
 	t->scratch = malloc(t->max_stack);
 	if (!t->scratch) {
 		free(t);

@@ -66,6 +66,9 @@ struct raw_sample {
 	 * target_options.read_blocked): of the registers only rsp and rip
 	 * are known, the SP and PC /proc/.../syscall showed. */
 	bool read_blocked;
+	/* Read without a stop and walked at once by target_options.walk,
+	 * which kept the walk: stack is NULL. */
+	bool walked;
 	/* What the sample weighs in the profile: the CPU time its thread
 	 * used (cpu), the period (wall); set by the session's sampler. */
 	int64_t weight_ns;
@@ -96,6 +99,16 @@ struct target_options {
 	 * that takes its place then.
 	 */
 	bool read_blocked;
+	/*
+	 * With read_blocked, may be NULL: called with each thread read
+	 * without a stop as soon as its copy is checked, s->stack pointing
+	 * into a buffer the next thread's copy reuses.  It returns true when
+	 * it walked the stack whole and kept the walk: the copy is then not
+	 * kept and s->walked is set.  A thousand copies kept until after the
+	 * capture touched megabytes of fresh memory, page by page.
+	 */
+	bool (*walk)(void *ctx, const struct raw_sample *s);
+	void *walk_ctx;
 };
 
 struct target;

@@ -395,14 +395,19 @@ static int stop_short_reads(struct snapshot *snap)
 /*
  * Seize, capture every thread once: the only part the target notices.
  * Stops are made at real-time priority where allowed, so a stopped thread
- * waits for nothing but its copy; the walks that check the reads are not.
- * The address space is read once every thread is captured, so that it
- * holds whatever a stack may point into.
+ * waits for nothing but its copy; reading the address space is not.  It
+ * is read before the capture, so that each thread read without a stop is
+ * walked as soon as it is read (sample_sink.walk, before any thread is
+ * stopped) and its copy need not be kept.  A walk that leaves the known
+ * modules (a library mapped in between) is not kept: its copy is, and is
+ * walked again once the maps are read afresh.
  */
 static int capture(struct snapshot *snap)
 {
-	const struct target_options topts = {.read_blocked = true};
 	struct session *s = snap->session;
+	const struct target_options topts = {.read_blocked = true,
+					     .walk = s->sink->walk,
+					     .walk_ctx = s->sink->ctx};
 	struct session_result *res = s->res;
 	int r;
 
@@ -413,15 +418,17 @@ static int capture(struct snapshot *snap)
 		return r;
 	}
 	res->pid = target_pid(snap->target);
-	r = target_snapshot_release(snap->target, &snap->set);
-	if (r < 0) {
-		res->failure = SESSION_FAIL_CAPTURE;
-		return r;
-	}
 	session_prefer_ordinary();
 	r = s->sink->begin(s->sink->ctx, target_proc_tid(snap->target));
 	if (r < 0) {
 		res->failure = SESSION_FAIL_BEGIN;
+		return r;
+	}
+	session_prefer_realtime();
+	r = target_snapshot_release(snap->target, &snap->set);
+	session_prefer_ordinary();
+	if (r < 0) {
+		res->failure = SESSION_FAIL_CAPTURE;
 		return r;
 	}
 	r = stop_short_reads(snap);

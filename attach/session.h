@@ -49,6 +49,10 @@ struct sample_sink {
 	/* Snapshots only: whether a sample read without a stop needs
 	 * capturing again with one (its walk fell short).  May be NULL. */
 	bool (*needs_stop)(void *ctx, const struct raw_sample *s);
+	/* Snapshots only: walk a sample read without a stop now, from a
+	 * copy that lives for this call only (target_options.walk); true
+	 * when the walk is whole and kept for the sample.  May be NULL. */
+	bool (*walk)(void *ctx, const struct raw_sample *s);
 };
 
 struct session_stats;

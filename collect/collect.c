@@ -291,6 +291,17 @@ static bool needs_stop(void *ctx, const struct raw_sample *s)
 	return r;
 }
 
+static bool walk_now(void *ctx, const struct raw_sample *s)
+{
+	struct member *m = ctx;
+	bool r;
+
+	pthread_mutex_lock(&m->c->lock);
+	r = m->stacks && stacks_walk_keep(m->stacks, s);
+	pthread_mutex_unlock(&m->c->lock);
+	return r;
+}
+
 static int next_batch(void *ctx)
 {
 	struct member *m = ctx;
@@ -334,6 +345,7 @@ static void member_sink(struct member *m, struct sample_sink *ret_sink)
 		.sample = add_sample,
 		.exec = on_exec,
 		.needs_stop = needs_stop,
+		.walk = walk_now,
 	};
 }
 

@@ -881,6 +881,11 @@ void addrspace_preload(struct addrspace *as)
 	}
 }
 
+bool addrspace_covers(struct addrspace *as, uint64_t addr)
+{
+	return find_live(as->live, as->nlive, addr) != NULL;
+}
+
 const struct module_info *addrspace_module_at(struct addrspace *as,
 					      uint64_t addr)
 {

@@ -52,6 +52,9 @@ Dwfl *addrspace_dwfl(struct addrspace *as);
  * (never from the live process).  -EFAULT when nothing file-backed is. */
 int addrspace_read(struct addrspace *as, uint64_t addr, void *buf, size_t len);
 
+/* Whether a module holds addr, nothing of it loaded to tell. */
+bool addrspace_covers(struct addrspace *as, uint64_t addr);
+
 /* The module holding addr, or NULL.  Pointers stay valid until
  * addrspace_free(). */
 const struct module_info *addrspace_module_at(struct addrspace *as,

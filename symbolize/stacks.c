@@ -23,6 +23,13 @@ struct memo {
 	const struct sym_location **stack;
 };
 
+/* A walk made while its sample's copy lived (stacks_walk_keep). */
+struct kept_walk {
+	pid_t tid;
+	size_t depth;
+	struct frame *frames;
+};
+
 struct stacks {
 	struct addrspace *as;
 	struct unwinder *unwinder;
@@ -34,6 +41,8 @@ struct stacks {
 	unsigned batch;
 	struct memo *memos; /* sorted by tid */
 	size_t nmemos, memo_cap;
+	struct kept_walk *walks; /* sorted by tid */
+	size_t nwalks, walks_cap;
 	struct stacks_stats stats;
 	struct frame frames[UNWIND_MAX_FRAMES];
 	const struct sym_location *stack[UNWIND_MAX_FRAMES];
@@ -114,6 +123,9 @@ void stacks_free(struct stacks *st)
 	for (size_t i = 0; i < st->nmemos; i++)
 		forget(&st->memos[i]);
 	free(st->memos);
+	for (size_t i = 0; i < st->nwalks; i++)
+		free(st->walks[i].frames);
+	free(st->walks);
 	symbolizer_free(st->symbolizer);
 	unwinder_free(st->unwinder);
 	addrspace_free(st->as);
@@ -212,6 +224,83 @@ static int unwind(struct stacks *st, const struct raw_sample *s,
 			       ret_depth);
 }
 
+/* The kept walk of tid, or NULL. */
+static struct kept_walk *kept_walk_of(struct stacks *st, pid_t tid)
+{
+	size_t lo = 0, hi = st->nwalks;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (st->walks[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < st->nwalks && st->walks[lo].tid == tid ? &st->walks[lo]
+							   : NULL;
+}
+
+/* Keeps st->frames[0, depth) as tid's walk.  A capture reads threads in
+ * tid order, so a walk nearly always goes at the end. */
+static bool keep_walk(struct stacks *st, pid_t tid, size_t depth)
+{
+	struct kept_walk *w;
+	size_t at = st->nwalks;
+
+	if (st->nwalks == st->walks_cap) {
+		size_t cap = st->walks_cap ? 2 * st->walks_cap : 64;
+		struct kept_walk *grown =
+			reallocarray(st->walks, cap, sizeof(*grown));
+
+		if (!grown)
+			return false;
+		st->walks = grown;
+		st->walks_cap = cap;
+	}
+	while (at > 0 && st->walks[at - 1].tid > tid)
+		at--;
+	if (at > 0 && st->walks[at - 1].tid == tid)
+		return false; /* walked twice: the first walk stays */
+	w = &st->walks[at];
+	memmove(w + 1, w, (st->nwalks - at) * sizeof(*w));
+	*w = (struct kept_walk){.tid = tid, .depth = depth};
+	w->frames = malloc((depth ? depth : 1) * sizeof(*w->frames));
+	if (!w->frames) {
+		memmove(w, w + 1, (st->nwalks - at) * sizeof(*w));
+		return false;
+	}
+	memcpy(w->frames, st->frames, depth * sizeof(*w->frames));
+	st->nwalks++;
+	return true;
+}
+
+bool stacks_walk_keep(struct stacks *st, const struct raw_sample *s)
+{
+	size_t depth = 0;
+
+	if (unwinder_unwind(st->unwinder, s, st->frames, UNWIND_MAX_FRAMES,
+			    &depth) < 0)
+		return false;
+	for (size_t i = 0; i < depth; i++)
+		if (!addrspace_covers(st->as, st->frames[i].pc))
+			return false;
+	return keep_walk(st, s->info.tid, depth);
+}
+
+/* The walk stacks_walk_keep() made of s, into st->frames. */
+static int recall_walk(struct stacks *st, const struct raw_sample *s,
+		       size_t *ret_depth)
+{
+	const struct kept_walk *w = kept_walk_of(st, s->info.tid);
+
+	if (!w)
+		return -ENOENT;
+	memcpy(st->frames, w->frames, w->depth * sizeof(*w->frames));
+	*ret_depth = w->depth;
+	return 0;
+}
+
 /* The remembered stack of a thread that was not captured again. */
 static int recall(struct stacks *st, const struct raw_sample *s,
 		  const struct sym_location *const **ret_stack,
@@ -243,7 +332,8 @@ int stacks_of(struct stacks *st, const struct raw_sample *s,
 	*ret_cut = false;
 	if (!s->captured)
 		return recall(st, s, ret_stack, ret_depth);
-	if (unwind(st, s, &depth) < 0) {
+	if ((s->walked ? recall_walk(st, s, &depth) : unwind(st, s, &depth)) <
+	    0) {
 		st->stats.cut++;
 		*ret_cut = true;
 	}
@@ -267,8 +357,8 @@ bool stacks_walk_falls_short(struct stacks *st, const struct raw_sample *s)
 {
 	size_t depth;
 
-	return unwinder_unwind(st->unwinder, s, st->frames, UNWIND_MAX_FRAMES,
-			       &depth) < 0;
+	return !s->walked && unwinder_unwind(st->unwinder, s, st->frames,
+					     UNWIND_MAX_FRAMES, &depth) < 0;
 }
 
 int stacks_exec(struct stacks *st)

@@ -65,8 +65,15 @@ int stacks_of(struct stacks *st, const struct raw_sample *s,
 	      const struct sym_location *const **ret_stack, size_t *ret_depth,
 	      bool *ret_cut);
 
-/* Whether a walk of s falls short, without symbolizing it. */
+/* Whether a walk of s falls short, without symbolizing it; false for a
+ * sample walked by stacks_walk_keep(). */
 bool stacks_walk_falls_short(struct stacks *st, const struct raw_sample *s);
+
+/* Walks s now, while its copy lives, and keeps the walk for stacks_of()
+ * of the same thread: true when kept (the walk was whole and ran through
+ * known modules only).  The copy may then be dropped and the sample
+ * marked walked. */
+bool stacks_walk_keep(struct stacks *st, const struct raw_sample *s);
 
 /* After an exec: remembered stacks are dropped and the maps read again; a
  * process already gone keeps what it had. */
