@@ -241,37 +241,49 @@ static struct kept_walk *kept_walk_of(struct stacks *st, pid_t tid)
 							   : NULL;
 }
 
-/* Keeps st->frames[0, depth) as tid's walk.  A capture reads threads in
- * tid order, so a walk nearly always goes at the end. */
+/* A copy of st->frames[0, depth); NULL when out of memory. */
+static struct frame *copy_frames(const struct stacks *st, size_t depth)
+{
+	struct frame *frames = malloc((depth ? depth : 1) * sizeof(*frames));
+
+	if (frames)
+		memcpy(frames, st->frames, depth * sizeof(*frames));
+	return frames;
+}
+
+/* Keeps st->frames[0, depth) as tid's walk, in place of any earlier one.
+ * A capture reads threads in tid order, so a walk nearly always goes at
+ * the end. */
 static bool keep_walk(struct stacks *st, pid_t tid, size_t depth)
 {
-	struct kept_walk *w;
+	struct frame *frames = copy_frames(st, depth);
+	struct kept_walk *w = kept_walk_of(st, tid);
 	size_t at = st->nwalks;
 
-	if (st->nwalks == st->walks_cap) {
+	if (!frames)
+		return false;
+	if (!w && st->nwalks == st->walks_cap) {
 		size_t cap = st->walks_cap ? 2 * st->walks_cap : 64;
 		struct kept_walk *grown =
 			reallocarray(st->walks, cap, sizeof(*grown));
 
-		if (!grown)
+		if (!grown) {
+			free(frames);
 			return false;
+		}
 		st->walks = grown;
 		st->walks_cap = cap;
 	}
-	while (at > 0 && st->walks[at - 1].tid > tid)
-		at--;
-	if (at > 0 && st->walks[at - 1].tid == tid)
-		return false; /* walked twice: the first walk stays */
-	w = &st->walks[at];
-	memmove(w + 1, w, (st->nwalks - at) * sizeof(*w));
-	*w = (struct kept_walk){.tid = tid, .depth = depth};
-	w->frames = malloc((depth ? depth : 1) * sizeof(*w->frames));
-	if (!w->frames) {
-		memmove(w, w + 1, (st->nwalks - at) * sizeof(*w));
-		return false;
+	if (!w) {
+		while (at > 0 && st->walks[at - 1].tid > tid)
+			at--;
+		w = &st->walks[at];
+		memmove(w + 1, w, (st->nwalks - at) * sizeof(*w));
+		st->nwalks++;
+	} else {
+		free(w->frames);
 	}
-	memcpy(w->frames, st->frames, depth * sizeof(*w->frames));
-	st->nwalks++;
+	*w = (struct kept_walk){.tid = tid, .depth = depth, .frames = frames};
 	return true;
 }
 
