@@ -15,19 +15,15 @@ struct stacks_shared {
 	struct loccache *locations; /* NULL when cprof has no build id */
 };
 
-/* A thread's last stack, for one that is not captured again. */
+/* A thread's last stack, for one that is not captured again, and the
+ * walk made of it while its copy lived (stacks_walk_keep). */
 struct memo {
 	pid_t tid;
 	unsigned batch; /* the last batch that saw it */
 	size_t depth;
 	const struct sym_location **stack;
-};
-
-/* A walk made while its sample's copy lived (stacks_walk_keep). */
-struct kept_walk {
-	pid_t tid;
-	size_t depth;
-	struct frame *frames;
+	size_t walk_depth;
+	struct frame *walk; /* NULL: none kept */
 };
 
 struct stacks {
@@ -41,8 +37,6 @@ struct stacks {
 	unsigned batch;
 	struct memo *memos; /* sorted by tid */
 	size_t nmemos, memo_cap;
-	struct kept_walk *walks; /* sorted by tid */
-	size_t nwalks, walks_cap;
 	struct stacks_stats stats;
 	struct frame frames[UNWIND_MAX_FRAMES];
 	const struct sym_location *stack[UNWIND_MAX_FRAMES];
@@ -112,8 +106,10 @@ void stacks_preload(struct stacks *st)
 static void forget(struct memo *memo)
 {
 	free(memo->stack);
+	free(memo->walk);
 	memo->stack = NULL;
 	memo->depth = 0;
+	memo->walk = NULL;
 }
 
 void stacks_free(struct stacks *st)
@@ -123,9 +119,6 @@ void stacks_free(struct stacks *st)
 	for (size_t i = 0; i < st->nmemos; i++)
 		forget(&st->memos[i]);
 	free(st->memos);
-	for (size_t i = 0; i < st->nwalks; i++)
-		free(st->walks[i].frames);
-	free(st->walks);
 	symbolizer_free(st->symbolizer);
 	unwinder_free(st->unwinder);
 	addrspace_free(st->as);
@@ -147,8 +140,8 @@ void stacks_next_batch(struct stacks *st)
 	st->nmemos = kept;
 }
 
-/* The memo of tid, made when absent; NULL when out of memory. */
-static struct memo *memo_of(struct stacks *st, pid_t tid)
+/* Where the memo of tid is, or would go. */
+static size_t memo_index(const struct stacks *st, pid_t tid)
 {
 	size_t lo = 0, hi = st->nmemos;
 
@@ -160,6 +153,23 @@ static struct memo *memo_of(struct stacks *st, pid_t tid)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The memo of tid, or NULL. */
+static struct memo *memo_find(struct stacks *st, pid_t tid)
+{
+	size_t at = memo_index(st, tid);
+
+	return at < st->nmemos && st->memos[at].tid == tid ? &st->memos[at]
+							   : NULL;
+}
+
+/* The memo of tid, made when absent; NULL when out of memory. */
+static struct memo *memo_of(struct stacks *st, pid_t tid)
+{
+	size_t lo = memo_index(st, tid);
+
 	if (lo < st->nmemos && st->memos[lo].tid == tid)
 		return &st->memos[lo];
 	if (st->nmemos == st->memo_cap) {
@@ -224,66 +234,21 @@ static int unwind(struct stacks *st, const struct raw_sample *s,
 			       ret_depth);
 }
 
-/* The kept walk of tid, or NULL. */
-static struct kept_walk *kept_walk_of(struct stacks *st, pid_t tid)
-{
-	size_t lo = 0, hi = st->nwalks;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (st->walks[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < st->nwalks && st->walks[lo].tid == tid ? &st->walks[lo]
-							   : NULL;
-}
-
-/* A copy of st->frames[0, depth); NULL when out of memory. */
-static struct frame *copy_frames(const struct stacks *st, size_t depth)
-{
-	struct frame *frames = malloc((depth ? depth : 1) * sizeof(*frames));
-
-	if (frames)
-		memcpy(frames, st->frames, depth * sizeof(*frames));
-	return frames;
-}
-
-/* Keeps st->frames[0, depth) as tid's walk, in place of any earlier one.
- * A capture reads threads in tid order, so a walk nearly always goes at
- * the end. */
+/* Keeps st->frames[0, depth) as tid's walk, in place of any earlier one. */
 static bool keep_walk(struct stacks *st, pid_t tid, size_t depth)
 {
-	struct frame *frames = copy_frames(st, depth);
-	struct kept_walk *w = kept_walk_of(st, tid);
-	size_t at = st->nwalks;
+	struct memo *memo = memo_of(st, tid);
+	struct frame *walk;
 
-	if (!frames)
+	if (!memo)
 		return false;
-	if (!w && st->nwalks == st->walks_cap) {
-		size_t cap = st->walks_cap ? 2 * st->walks_cap : 64;
-		struct kept_walk *grown =
-			reallocarray(st->walks, cap, sizeof(*grown));
-
-		if (!grown) {
-			free(frames);
-			return false;
-		}
-		st->walks = grown;
-		st->walks_cap = cap;
-	}
-	if (!w) {
-		while (at > 0 && st->walks[at - 1].tid > tid)
-			at--;
-		w = &st->walks[at];
-		memmove(w + 1, w, (st->nwalks - at) * sizeof(*w));
-		st->nwalks++;
-	} else {
-		free(w->frames);
-	}
-	*w = (struct kept_walk){.tid = tid, .depth = depth, .frames = frames};
+	walk = malloc((depth ? depth : 1) * sizeof(*walk));
+	if (!walk)
+		return false;
+	memcpy(walk, st->frames, depth * sizeof(*walk));
+	free(memo->walk);
+	memo->walk = walk;
+	memo->walk_depth = depth;
 	return true;
 }
 
@@ -304,12 +269,12 @@ bool stacks_walk_keep(struct stacks *st, const struct raw_sample *s)
 static int recall_walk(struct stacks *st, const struct raw_sample *s,
 		       size_t *ret_depth)
 {
-	const struct kept_walk *w = kept_walk_of(st, s->info.tid);
+	const struct memo *memo = memo_find(st, s->info.tid);
 
-	if (!w)
+	if (!memo || !memo->walk)
 		return -ENOENT;
-	memcpy(st->frames, w->frames, w->depth * sizeof(*w->frames));
-	*ret_depth = w->depth;
+	memcpy(st->frames, memo->walk, memo->walk_depth * sizeof(*memo->walk));
+	*ret_depth = memo->walk_depth;
 	return 0;
 }
 
