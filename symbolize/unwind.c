@@ -145,10 +145,14 @@ static bool at_entry_without_cfi(struct addrspace *as, uint64_t pc)
 	uint64_t start;
 	bool is_func;
 
-	/* The symbol first: a binary search, where a CFI lookup builds a
-	 * whole frame, and nearly every pc fails the symbol test. */
-	return mod && addrspace_symbol_at(as, pc, &start, &is_func) &&
-	       start == pc && is_func && !has_cfi(mod, pc);
+	/* CFI first: nearly every pc has it, and its lookup is one binary
+	 * search in .eh_frame_hdr, where the symbol test first sorts the
+	 * whole symbol table (libc's 7,000 functions: 3 to 4 ms).  A
+	 * snapshot whose frames are named from the location cache needs
+	 * no symbol table otherwise. */
+	return mod && !has_cfi(mod, pc) &&
+	       addrspace_symbol_at(as, pc, &start, &is_func) && start == pc &&
+	       is_func;
 }
 
 /*
