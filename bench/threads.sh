@@ -86,7 +86,6 @@ else
 fi
 state=$tmp/state
 
-now_ns() { date +%s%N; }	# GNU date: nanoseconds
 
 # --- the target --------------------------------------------------------------
 
@@ -182,8 +181,15 @@ else
 	log "gdb not found: skipped"
 fi
 [ -n "$tools" ] || die "no tool to measure"
-wrap=
-command -v timeout >/dev/null 2>&1 && wrap="timeout $timeout_s"
+# Each run is timed by bench/targets/timed.c, from its fork to its reap:
+# date(1) around it and a timeout(1) wrapper would add two process starts
+# (about 12 ms on a slow VM) to every tool's time.
+timed_src=$here/targets/timed.c
+timed=$BUILD/bench/timed
+if [ ! -x "$timed" ] || [ -n "$(find "$timed_src" -newer "$timed")" ]; then
+	timed=$tmp/timed
+	${CC:-cc} -O2 -o "$timed" "$timed_src" || die "cannot build $timed_src"
+fi
 
 run_tool() {
 	pid=$1
@@ -199,7 +205,8 @@ run_tool() {
 	gdb) set -- gdb -nx -batch -iex 'set debuginfod enabled off' \
 		-p "$pid" -ex 'thread apply all bt' ;;
 	esac
-	XDG_CACHE_HOME=$cache_home $wrap "$@" >/dev/null 2>>"$tmp/tool.err" </dev/null &
+	XDG_CACHE_HOME=$cache_home "$timed" "$timeout_s" "$tmp/wall" "$@" \
+		>/dev/null 2>>"$tmp/tool.err" </dev/null &
 	tool_pid=$!
 	wait "$tool_pid"
 	rc=$?
@@ -215,21 +222,26 @@ runs=$tmp/runs
 measure() {
 	m_n=$1 m_tool=$2
 	reset_counters
-	t0=$(now_ns)
+	rm -f "$tmp/wall"
 	if [ "$m_tool" = baseline ]; then
-		sleep "$(awk -v ms="$baseline_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
-		rc=0
+		"$timed" "$timeout_s" "$tmp/wall" sleep \
+			"$(awk -v ms="$baseline_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
+		rc=$?
 	else
 		run_tool "$target_pid" "$m_tool"
 		rc=$?
 	fi
-	t1=$(now_ns)
+	wall_ns=$(sed -n 's/^wall_ns //p' "$tmp/wall" 2>/dev/null)
+	if [ -z "$wall_ns" ]; then
+		wall_ns=0
+		[ "$rc" -ge 2 ] || rc=126
+	fi
 	settle
 	set -- $(counters)
 	note=$(health | tr '\n' ';')
 	[ -n "$note" ] && log "N=$m_n $m_tool: $note"
-	echo "$m_n $m_tool $((t1 - t0)) $1 $2 $3 $rc $(echo "${note:--}" | tr ' ' _)" >>"$runs"
-	[ "$verbose" = 1 ] && log "N=$m_n $m_tool run: wall $(((t1 - t0) / 1000)) us, wakeups $1, stop $(($2 / 1000)) us, gap $(($3 / 1000)) us, exit $rc"
+	echo "$m_n $m_tool $wall_ns $1 $2 $3 $rc $(echo "${note:--}" | tr ' ' _)" >>"$runs"
+	[ "$verbose" = 1 ] && log "N=$m_n $m_tool run: wall $((wall_ns / 1000)) us, wakeups $1, stop $(($2 / 1000)) us, gap $(($3 / 1000)) us, exit $rc"
 	[ -n "$note" ] && case $note in *died*) return 1 ;; esac
 	return 0
 }
