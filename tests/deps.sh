@@ -4,7 +4,8 @@
 cprof_install_deps() {
 	pkgs="gcc g++ libdw-dev libelf-dev libunwind-dev libprotobuf-c-dev
 	      protobuf-c-compiler zlib1g-dev libdeflate-dev libiberty-dev
-	      libmicrohttpd-dev libncurses-dev meson ninja-build pkg-config curl
+	      libmicrohttpd-dev libncurses-dev libbz2-dev meson ninja-build
+	      pkg-config curl
 	      elfutils gdb golang-go libc6-dbg procps xz-utils zstd
 	      python3-minimal util-linux man-db $*"
 	missing=""
