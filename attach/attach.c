@@ -74,6 +74,7 @@ enum tracee_phase {
 	PHASE_DETACH,	 /* interrupted to be detached */
 	PHASE_EXITING,	 /* refused ptrace as dying; its exit report is owed */
 	PHASE_GONE,	 /* exited or detached */
+	PHASE_UNSEIZED,	 /* listed by a snapshot, seized only to be stopped */
 };
 
 enum thread_file {
@@ -147,6 +148,7 @@ struct target {
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
 	bool read_blocked;    /* see target_options.read_blocked */
+	bool seize_lazily;    /* read_blocked: see seize_listed */
 	bool (*walk)(void *ctx, const struct raw_sample *s); /* may be NULL */
 	void *walk_ctx;
 	/* A snapshot, not a tick of a record.  It reads each file once: an
@@ -312,7 +314,7 @@ static struct tracee *tracee_add(struct target *t, pid_t tid,
 		(t->n - slot) * sizeof(*t->threads));
 	t->threads[slot] = th;
 	t->n++;
-	t->seized_any = true;
+	t->seized_any |= phase != PHASE_UNSEIZED;
 	set_phase(t, th, phase);
 	return th;
 }
@@ -568,7 +570,8 @@ static bool blocked_in_kernel(const struct target *t, const struct tracee *th)
 {
 	const struct thread_info *info = &th->sample->info;
 
-	return t->read_blocked && th->phase == PHASE_RUNNING &&
+	return t->read_blocked &&
+	       (th->phase == PHASE_RUNNING || th->phase == PHASE_UNSEIZED) &&
 	       (info->state == 'S' || info->state == 'D') &&
 	       !info->syscall.running && info->syscall.sp && info->syscall.pc &&
 	       info->sched.run_count;
@@ -972,7 +975,9 @@ static void answer_pending(struct target *t)
 		/* ECHILD: every tracee has been reaped. */
 		if (tid < 0 && errno == ECHILD) {
 			for (size_t i = 0; i < t->n; i++) {
-				if (t->threads[i]->phase != PHASE_GONE)
+				enum tracee_phase p = t->threads[i]->phase;
+
+				if (p != PHASE_GONE && p != PHASE_UNSEIZED)
 					tracee_gone(t, t->threads[i]);
 			}
 		}
@@ -1132,7 +1137,14 @@ static int seize_refused(struct target *t, pid_t tid, int err)
 	return -EPERM;
 }
 
-/* Seizes every listed thread not seized yet; *ret_added counts them. */
+/*
+ * Seizes every listed thread not seized yet; *ret_added counts them.  A
+ * snapshot that reads blocked threads without a stop seizes one thread,
+ * which checks cprof's rights, and lists the others: each is seized only
+ * once it must be stopped (seize_to_stop).  Seizing a thousand threads
+ * that are then read without a stop cost 3 ms of system calls, and a
+ * seized thread's signals pass through cprof until it lets go.
+ */
 static int seize_listed(struct target *t, size_t *ret_added)
 {
 	size_t added = 0;
@@ -1153,7 +1165,9 @@ static int seize_listed(struct target *t, size_t *ret_added)
 
 		if (parse_tid(de->d_name, &tid) < 0 || tracee_find(t, tid))
 			continue;
-		if (ptrace(PTRACE_SEIZE, tid, 0, SEIZE_OPTIONS) == 0)
+		if (t->seize_lazily && t->seized_any)
+			r = tracee_add(t, tid, PHASE_UNSEIZED) ? 1 : -ENOMEM;
+		else if (ptrace(PTRACE_SEIZE, tid, 0, SEIZE_OPTIONS) == 0)
 			r = tracee_add(t, tid, PHASE_RUNNING) ? 1 : -ENOMEM;
 		else
 			r = seize_refused(t, tid, errno);
@@ -1194,6 +1208,7 @@ static int target_new(const struct target_options *opts,
 	t->max_stack =
 		opts && opts->max_stack ? opts->max_stack : DEFAULT_MAX_STACK;
 	t->read_blocked = opts && opts->read_blocked;
+	t->seize_lazily = t->read_blocked;
 	t->walk = opts ? opts->walk : NULL;
 	t->walk_ctx = opts ? opts->walk_ctx : NULL;
 	t->scratch = malloc(t->max_stack);
@@ -1663,11 +1678,19 @@ static int prepare_samples(struct target *t, struct sample_set *set,
 		struct tracee *th = t->threads[i];
 		struct raw_sample *s = &set->samples[set->n];
 
-		if (th->phase != PHASE_RUNNING && th->phase != PHASE_LISTENING)
+		if (th->phase != PHASE_RUNNING &&
+		    th->phase != PHASE_LISTENING && th->phase != PHASE_UNSEIZED)
 			continue;
 		if (read_thread_info(t, th, policy, wchan, &s->info) < 0) {
 			memset(s, 0, sizeof(*s));
 			t->lost++;
+			continue;
+		}
+		/* Refused at attach: a leader whose thread has exited. */
+		if (th->phase == PHASE_UNSEIZED &&
+		    (s->info.state == 'Z' || s->info.state == 'X')) {
+			memset(s, 0, sizeof(*s));
+			set_phase(t, th, PHASE_GONE);
 			continue;
 		}
 		if (policy_selects(th, policy, s))
@@ -1704,6 +1727,34 @@ static bool still_running(struct target *t, struct tracee *th)
 	if (n > 0)
 		procfs_parse_schedstat(buf, (size_t)n, &th->sample->info.sched);
 	return true;
+}
+
+/*
+ * Seizes the listed threads that are to be stopped (see seize_listed); a
+ * group-stopped one reports its stop at once.  One that cannot be seized
+ * is exiting or gone: its sample is lost, or, for a recapture, the first
+ * one is kept.
+ */
+static void seize_to_stop(struct target *t, bool recapture)
+{
+	bool seized = false;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct tracee *th = t->threads[i];
+
+		if (th->phase != PHASE_UNSEIZED || !th->sample)
+			continue;
+		if (ptrace(PTRACE_SEIZE, th->tid, 0, SEIZE_OPTIONS) < 0) {
+			set_phase(t, th, PHASE_GONE);
+			th->sample = NULL;
+			t->lost += !recapture;
+			continue;
+		}
+		set_phase(t, th, PHASE_RUNNING);
+		seized = true;
+	}
+	if (seized)
+		answer_pending(t);
 }
 
 /* The tids of the tracees to stop, in tid order: batches walk this,
@@ -1818,8 +1869,10 @@ static int sample_threads(struct target *t, enum capture_policy policy,
 	/* Blocked threads are read there, before any stop, so that no
 	 * stopped thread waits on those reads. */
 	r = prepare_samples(t, &set, policy, wchan);
-	if (r == 0)
+	if (r == 0) {
+		seize_to_stop(t, false);
 		r = capture_selected(t, policy);
+	}
 	/* Nothing may wait for the next call: it may never come. */
 	answer_pending(t);
 	for (size_t i = 0; i < t->n; i++)
@@ -1915,11 +1968,13 @@ int target_recapture(struct target *target, struct sample_set *set,
 	for (size_t i = 0; i < set->n; i++) {
 		struct tracee *th = tracee_find(t, set->samples[i].info.tid);
 
-		if (!redo[i] || !th || th->phase != PHASE_RUNNING)
+		if (!redo[i] || !th ||
+		    (th->phase != PHASE_RUNNING && th->phase != PHASE_UNSEIZED))
 			continue;
 		fresh[i].info = set->samples[i].info;
 		th->sample = &fresh[i];
 	}
+	seize_to_stop(t, true);
 	/* A thread gone meanwhile keeps its first sample: not lost. */
 	r = capture_selected(t, CAPTURE_ALL);
 	answer_pending(t);

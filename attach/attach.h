@@ -115,9 +115,11 @@ struct target;
 
 /*
  * Seizes every thread of pid (PTRACE_SEIZE; never PTRACE_ATTACH or SIGSTOP)
- * and follows clones.  Errors: -ESRCH no such process, -EPERM not allowed
- * (see target_explain_eperm), -EINVAL a kernel thread, -ECHILD a zombie.
- * On success the caller owns *ret_target and frees it with target_detach().
+ * and follows clones; with opts->read_blocked, one thread, and each other
+ * only once it is to be stopped.  Errors: -ESRCH no such process, -EPERM not
+ * allowed (see target_explain_eperm), -EINVAL a kernel thread, -ECHILD a
+ * zombie. On success the caller owns *ret_target and frees it with
+ * target_detach().
  */
 int target_attach(pid_t pid, const struct target_options *opts,
 		  struct target **ret_target);

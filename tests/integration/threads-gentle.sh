@@ -7,6 +7,8 @@
 # called from a frame addressed from rbp: a walk from SP and PC cannot get
 # past it, so cprof stops that thread rather than cut its stack.  --stats
 # says how many threads were stopped and why, and every chain is whole.
+# Under strace, cprof seizes three threads: the one that checks its
+# rights at attach, and the two it stops; the others are never traced.
 #
 # usage: threads-gentle.sh CPROF WAKEUPS
 CPROF=$1 wakeups=$2
@@ -50,7 +52,23 @@ for unwinder in libdw libunwind libdw; do
 		"$(d2_chain "$lib_tmp/d2.out" "$framed_tid")" "$framed_chain"
 done
 
+# Only the threads to stop are seized, and one more at attach.
+command -v strace >/dev/null || framework_error "strace is not installed"
+what="under strace"
+timeout -k 5 60 strace -f -qq -e trace=ptrace -o "$lib_tmp/ptrace.log" \
+	"$CPROF" threads -p "$pid" --stats >/dev/null 2>"$lib_tmp/strace.err"
+rc=$?
+[ $rc = 0 ] || fail "$what: cprof exited $rc: $(cat "$lib_tmp/strace.err")"
+seized=$(grep -c 'PTRACE_SEIZE' "$lib_tmp/ptrace.log")
+[ "$seized" = 3 ] ||
+	fail "$what: $seized PTRACE_SEIZE calls, expected 3: $(grep PTRACE_SEIZE "$lib_tmp/ptrace.log" | tr '\n' ' ')"
+for tid in "$epoll_tid" "$sigwait_tid"; do
+	! grep -q "PTRACE_SEIZE, $tid," "$lib_tmp/ptrace.log" ||
+		fail "$what: blocked thread $tid was seized"
+done
+
 r1=$(target_report gentle "$pid" 2) || framework_error "no report"
+runs=$((runs + 1))
 for key in epoll sigwait signals; do
 	n=$(($(report_field "$r1" $key) - $(report_field "$r0" $key)))
 	[ "$n" = 0 ] ||
