@@ -148,7 +148,6 @@ struct target {
 	bool detaching;
 	bool detach_captured; /* a capture stop ends in a detach */
 	bool read_blocked;    /* see target_options.read_blocked */
-	bool seize_lazily;    /* read_blocked: see seize_listed */
 	bool (*walk)(void *ctx, const struct raw_sample *s); /* may be NULL */
 	void *walk_ctx;
 	/* A snapshot, not a tick of a record.  It reads each file once: an
@@ -1165,7 +1164,7 @@ static int seize_listed(struct target *t, size_t *ret_added)
 
 		if (parse_tid(de->d_name, &tid) < 0 || tracee_find(t, tid))
 			continue;
-		if (t->seize_lazily && t->seized_any)
+		if (t->read_blocked && t->seized_any)
 			r = tracee_add(t, tid, PHASE_UNSEIZED) ? 1 : -ENOMEM;
 		else if (ptrace(PTRACE_SEIZE, tid, 0, SEIZE_OPTIONS) == 0)
 			r = tracee_add(t, tid, PHASE_RUNNING) ? 1 : -ENOMEM;
@@ -1208,7 +1207,6 @@ static int target_new(const struct target_options *opts,
 	t->max_stack =
 		opts && opts->max_stack ? opts->max_stack : DEFAULT_MAX_STACK;
 	t->read_blocked = opts && opts->read_blocked;
-	t->seize_lazily = t->read_blocked;
 	t->walk = opts ? opts->walk : NULL;
 	t->walk_ctx = opts ? opts->walk_ctx : NULL;
 	t->scratch = malloc(t->max_stack);
